@@ -1,0 +1,125 @@
+// The resolved topology: what the loader hands to the kernel and runtimes after parsing and
+// validating a file. Plain data only (it is sent to workers with structured clone).
+
+export const MODES = ['l3vpn', 'mesh', 'gateway', 'group'] as const;
+export type Mode = (typeof MODES)[number];
+
+export const ROLES = ['host', 'ce', 'pe', 'p', 'sr'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** One end of a link, resolved: which node, which of its interfaces, and the interface address. */
+export interface LinkEnd {
+  node: string;
+  nodeIndex: number;
+  /** Interface number on that node: interfaces are numbered 0.. in the order links name the node. */
+  ifIndex: number;
+  /** IPv4 interface address (host bits kept), unsigned 32-bit. */
+  addr: number;
+  /** Prefix length of the link subnet. */
+  len: number;
+}
+
+export interface TopoLink {
+  index: number;
+  /** `a--b` unless the file names it. */
+  id: string;
+  a: LinkEnd;
+  b: LinkEnd;
+  latencyUs: number;
+  jitterUs: number;
+  /** Bits per second; 0 means no serialisation delay. */
+  bandwidthBps: number;
+  /** Loss probability per frame, 0..1. */
+  loss: number;
+  up: boolean;
+}
+
+export interface VrfConfig {
+  name: string;
+  /** Route distinguisher as written, e.g. "65000:1" or "10.0.0.1:7". */
+  rd: string;
+  importTargets: string[];
+  exportTargets: string[];
+  /** Interfaces (by the neighbouring node's id) that belong to this VRF. */
+  attachments: string[];
+}
+
+export interface TopoNode {
+  index: number;
+  id: string;
+  role: Role;
+  label?: string;
+  site?: string;
+  asn?: number;
+  /** BGP identifier / router id, unsigned 32-bit IPv4. */
+  routerId?: number;
+  /** Loopback address (unsigned 32-bit), if any. */
+  loopback?: number;
+  /** ce: prefixes it protects (seed 002 trusted subnets) as text, e.g. "10.1.0.0/24". */
+  trustedSubnets: string[];
+  /** pe: its VRFs. */
+  vrfs: VrfConfig[];
+  /** Drawing position, when the file gives one. */
+  position?: { x: number; y: number };
+}
+
+export interface TopoVpn {
+  id: string;
+  routeTarget: string;
+  /** ce node ids. */
+  sites: string[];
+}
+
+export interface TopoGroup {
+  /** Group id (seed 001), a positive integer. */
+  groupId: number;
+  name: string;
+  /** The S/R device's node id. */
+  sr: string;
+  members: string[];
+  /** seed 001: member list in the registration request, or auto-discovery by group id. */
+  discovery: 'member-list' | 'auto';
+  rekeyOnMembershipChange: boolean;
+}
+
+export type TrafficDef =
+  | {
+      kind: 'ping';
+      index: number;
+      from: string;
+      /** Destination address, unsigned 32-bit. */
+      to: number;
+      /** As written in the file (a node id or an address). */
+      toLabel: string;
+      count: number;
+      intervalUs: number;
+      startUs: number;
+      /** ICMP payload bytes. */
+      sizeBytes: number;
+    }
+  | {
+      kind: 'udp';
+      index: number;
+      from: string;
+      to: number;
+      toLabel: string;
+      rateBps: number;
+      /** UDP payload bytes per datagram. */
+      sizeBytes: number;
+      startUs: number;
+      durationUs: number;
+      srcPort: number;
+      dstPort: number;
+    };
+
+export interface Topology {
+  name: string;
+  description: string;
+  mode: Mode;
+  seed: number;
+  nodes: TopoNode[];
+  links: TopoLink[];
+  vpns: TopoVpn[];
+  groups: TopoGroup[];
+  traffic: TrafficDef[];
+}
