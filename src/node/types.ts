@@ -1,0 +1,99 @@
+// What a node is to the layers above: the sans-IO contract plus an inspectable snapshot, and the
+// plain configuration it is built from. Types only.
+
+import type { NodeCore } from '../lib/sans-io.ts';
+
+export type NodeRole = 'host' | 'ce' | 'pe' | 'p' | 'sr';
+
+export interface InterfaceConfig {
+  ifIndex: number;
+  /** The node at the other end (interfaces are named after their neighbour). */
+  peer: string;
+  /** IPv4 interface address, unsigned 32-bit. */
+  addr: number;
+  len: number;
+}
+
+export interface RouteConfig {
+  /** Network address, unsigned 32-bit. */
+  prefix: number;
+  len: number;
+  ifIndex: number;
+  /** Next-hop address; 0 for a connected route. */
+  nextHop: number;
+}
+
+export interface PingFlowConfig {
+  kind: 'ping';
+  index: number;
+  to: number;
+  count: number;
+  intervalUs: number;
+  startUs: number;
+  sizeBytes: number;
+}
+
+export interface UdpFlowConfig {
+  kind: 'udp';
+  index: number;
+  to: number;
+  rateBps: number;
+  sizeBytes: number;
+  startUs: number;
+  durationUs: number;
+  srcPort: number;
+  dstPort: number;
+}
+
+export type FlowConfig = PingFlowConfig | UdpFlowConfig;
+
+export interface NodeConfig {
+  index: number;
+  id: string;
+  role: NodeRole;
+  loopback?: number;
+  interfaces: InterfaceConfig[];
+  routes: RouteConfig[];
+  /** Flows this node sources. */
+  flows: FlowConfig[];
+}
+
+export interface FlowStats {
+  index: number;
+  kind: 'ping' | 'udp';
+  /** At the source: datagrams / echo requests sent. */
+  sent: number;
+  /** ping: replies back at the source; udp: datagrams received at the destination. */
+  received: number;
+  /** ping only: round-trip times in microseconds of virtual time. */
+  rttMinUs?: number;
+  rttAvgUs?: number;
+  rttMaxUs?: number;
+}
+
+export interface InterfaceSnapshot {
+  ifIndex: number;
+  peer: string;
+  addr: string;
+  up: boolean;
+  rxFrames: number;
+  rxBytes: number;
+  txFrames: number;
+  txBytes: number;
+}
+
+export interface NodeSnapshot {
+  id: string;
+  role: NodeRole;
+  counters: Record<string, number>;
+  interfaces: InterfaceSnapshot[];
+  /** Flows this node sources (sent, and ping replies). */
+  flowsSent: FlowStats[];
+  /** UDP datagrams this node received, per flow index. */
+  flowsReceived: { index: number; received: number; bytes: number }[];
+  routes: number;
+}
+
+export interface SimNode extends NodeCore {
+  snapshot(): NodeSnapshot;
+}

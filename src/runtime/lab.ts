@@ -1,0 +1,84 @@
+// The runtime API the UI and the CLI use: one interface, two places for the nodes to live (this
+// thread, or workers). Owns no protocol state; it forwards to the kernel or the worker pool.
+
+import type { NodeCommand } from '../lib/sans-io.ts';
+import { Kernel } from '../sim/kernel.ts';
+import type { LabSnapshot } from '../sim/snapshot.ts';
+import type { Topology } from '../sim/topology/types.ts';
+
+export type RuntimeKind = 'single' | 'workers';
+
+export interface LabOptions {
+  /** Record the event trace (tests, step-by-step views). Off by default: it grows with the run. */
+  trace?: boolean;
+  /** Links to record for pcap: 'all' (default) or indices. */
+  taps?: 'all' | readonly number[];
+}
+
+export interface Lab {
+  readonly topology: Topology;
+  readonly runtime: RuntimeKind;
+  /** Every event at or before this virtual time (µs) has been processed. */
+  readonly nowUs: number;
+  runUntil(tUs: number): Promise<void>;
+  /** Runs to the time of the next event; resolves to the new time, or undefined when idle. */
+  step(): Promise<number | undefined>;
+  nextEventUs(): Promise<number | undefined>;
+  command(nodeIndex: number, command: NodeCommand): Promise<void>;
+  setLinkUp(linkIndex: number, up: boolean): Promise<void>;
+  snapshot(): Promise<LabSnapshot>;
+  pcap(linkIndex: number): Promise<Uint8Array>;
+  trace(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Nodes in this thread, on the deterministic kernel. */
+export class SingleThreadLab implements Lab {
+  readonly runtime = 'single' as const;
+  private readonly kernel: Kernel;
+
+  constructor(
+    readonly topology: Topology,
+    options: LabOptions = {},
+  ) {
+    this.kernel = new Kernel(topology, { trace: options.trace ?? false, taps: options.taps ?? 'all' });
+  }
+
+  get nowUs(): number {
+    return this.kernel.nowUs;
+  }
+
+  async runUntil(tUs: number): Promise<void> {
+    this.kernel.runUntil(tUs);
+  }
+
+  async step(): Promise<number | undefined> {
+    return this.kernel.step();
+  }
+
+  async nextEventUs(): Promise<number | undefined> {
+    return this.kernel.nextEventUs();
+  }
+
+  async command(nodeIndex: number, command: NodeCommand): Promise<void> {
+    this.kernel.command(nodeIndex, command);
+  }
+
+  async setLinkUp(linkIndex: number, up: boolean): Promise<void> {
+    this.kernel.setLinkUp(linkIndex, up);
+  }
+
+  async snapshot(): Promise<LabSnapshot> {
+    return this.kernel.snapshot();
+  }
+
+  async pcap(linkIndex: number): Promise<Uint8Array> {
+    return this.kernel.pcap(linkIndex);
+  }
+
+  async trace(): Promise<string[]> {
+    return this.kernel.trace();
+  }
+
+  async close(): Promise<void> {}
+}

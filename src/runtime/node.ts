@@ -1,0 +1,26 @@
+// Starting a lab in Node (CLI, tests): the single-thread kernel or worker_threads workers.
+// Node-only: never import this from code bundled for the browser.
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import type { Topology } from '../sim/topology/types.ts';
+import { SingleThreadLab, type Lab, type LabOptions, type RuntimeKind } from './lab.ts';
+import { startTsWorker } from './node-worker.ts';
+import { WorkerLab } from './worker-lab.ts';
+
+export interface NodeLabOptions extends LabOptions {
+  runtime?: RuntimeKind;
+  maxWorkers?: number;
+  onProgress?: (started: number, total: number) => void;
+}
+
+export async function createLab(topology: Topology, options: NodeLabOptions = {}): Promise<Lab> {
+  if ((options.runtime ?? 'single') === 'single') return new SingleThreadLab(topology, options);
+  const entry = new URL('./partition-worker-node.ts', import.meta.url);
+  return WorkerLab.create(topology, {
+    ...options,
+    spawn: () => {
+      const w = startTsWorker(entry);
+      w.on('error', (e) => console.error(`[vpnlab] worker error: ${e instanceof Error ? e.stack : String(e)}`));
+      return { endpoint: nodeEndpoint(w), terminate: () => w.terminate() };
+    },
+  });
+}

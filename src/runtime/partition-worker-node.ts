@@ -1,0 +1,9 @@
+// Entry of a node:worker_threads worker: exposes one PartitionHost to the coordinator via comlink.
+// Node-only.
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { parentPort } from 'node:worker_threads';
+import { PartitionHost } from './partition-host.ts';
+
+if (!parentPort) throw new Error('partition-worker-node must run in a worker thread');
+Comlink.expose(new PartitionHost(), nodeEndpoint(parentPort));

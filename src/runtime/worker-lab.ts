@@ -1,0 +1,195 @@
+// The worker runtime's coordinator: splits the nodes over workers, wires a MessageChannel between
+// every two partitions that share a link, and advances virtual time in windows no longer than the
+// smallest latency of a link between partitions (conservative synchronisation), with a barrier
+// after each. Works with Web Workers and with node:worker_threads; the spawner says which.
+
+import * as Comlink from 'comlink';
+import { assert } from '../lib/errors.ts';
+import type { NodeCommand } from '../lib/sans-io.ts';
+import type { NodeSnapshot } from '../node/types.ts';
+import { encodePcap } from '../sim/pcap.ts';
+import { mergeTrace, sortTap } from '../sim/partition.ts';
+import { buildSnapshot, type DirCounters, type LabSnapshot } from '../sim/snapshot.ts';
+import type { Topology } from '../sim/topology/types.ts';
+import type { Lab, LabOptions } from './lab.ts';
+import type { FramePort, PartitionHost } from './partition-host.ts';
+
+/** Default upper bound on workers; more nodes than this are sharded over this many. */
+export const WORKERS_MAX_DEFAULT = 16;
+
+export interface SpawnedWorker {
+  endpoint: Comlink.Endpoint;
+  terminate(): void | Promise<unknown>;
+}
+
+export interface WorkerLabOptions extends LabOptions {
+  /** Most workers to start; nodes are sharded over them when there are more nodes. */
+  maxWorkers?: number;
+  spawn: () => SpawnedWorker;
+  /** Called as each worker comes up (progress for long starts). */
+  onProgress?: (started: number, total: number) => void;
+}
+
+/** Node index → partition: contiguous blocks, one node each while nodes ≤ workers. */
+export function shard(nodeCount: number, workers: number): number[] {
+  const p = Math.max(1, Math.min(nodeCount, workers));
+  return Array.from({ length: nodeCount }, (_, i) => Math.floor((i * p) / nodeCount));
+}
+
+/** Smallest latency of a link whose ends lie in different partitions (Infinity when none). */
+export function lookaheadUs(topology: Topology, partitionOf: readonly number[]): number {
+  let l = Infinity;
+  for (const link of topology.links) {
+    if (partitionOf[link.a.nodeIndex] !== partitionOf[link.b.nodeIndex]) l = Math.min(l, link.latencyUs);
+  }
+  assert(l > 0, 'a link between partitions has zero latency: no lookahead');
+  return l;
+}
+
+export class WorkerLab implements Lab {
+  readonly runtime = 'workers' as const;
+  private window = 0;
+  /** Every event before this time has been processed. */
+  private doneBeforeUs = 0;
+  /** Earliest pending event anywhere, as of the last barrier (undefined: none). */
+  private pendingUs: number | undefined = 0;
+  private closed = false;
+
+  private constructor(
+    readonly topology: Topology,
+    private readonly workers: SpawnedWorker[],
+    private readonly hosts: Comlink.Remote<PartitionHost>[],
+    private readonly partitionOf: number[],
+    private readonly lookahead: number,
+  ) {}
+
+  static async create(topology: Topology, options: WorkerLabOptions): Promise<WorkerLab> {
+    const partitionOf = shard(topology.nodes.length, options.maxWorkers ?? WORKERS_MAX_DEFAULT);
+    const count = Math.max(0, ...partitionOf) + 1;
+    const lookahead = lookaheadUs(topology, partitionOf);
+    const workers: SpawnedWorker[] = [];
+    const hosts: Comlink.Remote<PartitionHost>[] = [];
+    for (let p = 0; p < count; p++) {
+      const w = options.spawn();
+      workers.push(w);
+      hosts.push(Comlink.wrap<PartitionHost>(w.endpoint));
+    }
+    // One channel for each pair of partitions joined by a link.
+    const peers: { partition: number; port: FramePort }[][] = hosts.map(() => []);
+    const paired = new Set<string>();
+    for (const link of topology.links) {
+      const pa = partitionOf[link.a.nodeIndex]!;
+      const pb = partitionOf[link.b.nodeIndex]!;
+      const key = `${Math.min(pa, pb)}:${Math.max(pa, pb)}`;
+      if (pa === pb || paired.has(key)) continue;
+      paired.add(key);
+      const ch = new MessageChannel();
+      peers[pa]!.push({ partition: pb, port: ch.port1 as unknown as FramePort });
+      peers[pb]!.push({ partition: pa, port: ch.port2 as unknown as FramePort });
+    }
+    const lab = new WorkerLab(topology, workers, hosts, partitionOf, lookahead);
+    try {
+      let started = 0;
+      await Promise.all(
+        hosts.map(async (h, p) => {
+          const owned = partitionOf.flatMap((q, i) => (q === p ? [i] : []));
+          const ports = peers[p]!.map((x) => x.port as unknown as Transferable);
+          await h.init(
+            Comlink.transfer(
+              { topology, owned, trace: options.trace ?? false, taps: options.taps === undefined || options.taps === 'all' ? 'all' : [...options.taps], partitionOf, self: p, peers: peers[p]! },
+              ports,
+            ),
+          );
+          options.onProgress?.(++started, count);
+        }),
+      );
+    } catch (e) {
+      await lab.close();
+      throw e;
+    }
+    return lab;
+  }
+
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
+  get nowUs(): number {
+    return Math.max(0, this.doneBeforeUs - 1);
+  }
+
+  async runUntil(tUs: number): Promise<void> {
+    assert(Number.isInteger(tUs) && tUs >= this.nowUs, `runUntil(${tUs}): time must be an integer >= now (${this.nowUs})`);
+    const endAll = tUs + 1;
+    while (this.doneBeforeUs < endAll) {
+      // Nothing happens before the earliest pending event: start the window there.
+      const start = this.pendingUs === undefined ? endAll : Math.max(this.doneBeforeUs, Math.min(this.pendingUs, endAll));
+      const end = Math.min(start + this.lookahead, endAll);
+      const w = this.window++;
+      const earliest = await Promise.all(this.hosts.map((h) => h.runWindow(w, end)));
+      this.doneBeforeUs = end;
+      this.pendingUs = minDefined(earliest);
+    }
+  }
+
+  async nextEventUs(): Promise<number | undefined> {
+    const all = await Promise.all(this.hosts.map((h) => h.nextEventUs(this.window)));
+    return minDefined(all);
+  }
+
+  async step(): Promise<number | undefined> {
+    const t = await this.nextEventUs();
+    if (t === undefined) return undefined;
+    await this.runUntil(Math.max(t, this.nowUs));
+    return this.nowUs;
+  }
+
+  async command(nodeIndex: number, command: NodeCommand): Promise<void> {
+    const p = this.partitionOf[nodeIndex];
+    assert(p !== undefined, `no node ${nodeIndex}`);
+    const at = this.doneBeforeUs === 0 ? 1 : this.doneBeforeUs;
+    await this.hosts[p]!.command(this.window, nodeIndex, command, at);
+    this.pendingUs = this.pendingUs === undefined ? at : Math.min(this.pendingUs, at);
+  }
+
+  async setLinkUp(linkIndex: number, up: boolean): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.setLinkUp(linkIndex, up)));
+  }
+
+  async snapshot(): Promise<LabSnapshot> {
+    const parts = await Promise.all(this.hosts.map((h) => h.parts()));
+    const nodes: NodeSnapshot[] = new Array(this.topology.nodes.length);
+    const dirs = new Map<number, DirCounters>();
+    let events = 0;
+    for (const p of parts) {
+      events += p.eventsProcessed;
+      for (const [i, s] of p.nodes) nodes[i] = s;
+      for (const [d, c] of p.dirs) dirs.set(d, c);
+    }
+    return buildSnapshot(this.topology, this.nowUs, events, nodes, dirs);
+  }
+
+  async pcap(linkIndex: number): Promise<Uint8Array> {
+    const parts = await Promise.all(this.hosts.map((h) => h.tapRecords(linkIndex)));
+    return encodePcap(sortTap(parts.flat()));
+  }
+
+  async trace(): Promise<string[]> {
+    const parts = await Promise.all(this.hosts.map((h) => h.trace()));
+    return mergeTrace(parts, this.topology);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled(this.hosts.map((h) => h.close()));
+    for (const h of this.hosts) h[Comlink.releaseProxy]();
+    await Promise.allSettled(this.workers.map((w) => w.terminate()));
+  }
+}
+
+function minDefined(xs: readonly (number | undefined)[]): number | undefined {
+  let m: number | undefined;
+  for (const x of xs) if (x !== undefined && (m === undefined || x < m)) m = x;
+  return m;
+}
