@@ -1,6 +1,8 @@
 // Internet checksum (RFC 1071) over batches of byte strings: one interface, a TypeScript reference
 // and a WASM engine (assembly/index.ts). Pure: no I/O here; the caller hands in a compiled module.
 
+import { internetChecksum } from '../proto/ip/checksum.ts';
+
 /** Minimum IPv4 header length (RFC 791: IHL >= 5 words). */
 export const IPV4_HEADER_MIN_BYTES = 20;
 /** Offset of the Header Checksum field in an IPv4 header (RFC 791 section 3.1). */
@@ -21,19 +23,8 @@ export interface ChecksumEngine {
   fillIpv4ChecksumsInPlace(headers: Uint8Array[]): void;
 }
 
-/**
- * RFC 1071 Internet checksum of `bytes`: the 16-bit one's complement of the one's-complement sum of
- * the big-endian 16-bit words, an odd last byte padded with a zero on the right (RFC 1071 section 4.1).
- */
-export function rfc1071(bytes: Uint8Array): number {
-  let sum = 0;
-  const even = bytes.length & ~1;
-  // Deferred carries: 2^53 / 0xffff words is far beyond any byte string we hold.
-  for (let i = 0; i < even; i += 2) sum += ((bytes[i] as number) << 8) | (bytes[i + 1] as number);
-  if (even !== bytes.length) sum += (bytes[even] as number) << 8;
-  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
-  return ~sum & 0xffff;
-}
+/** RFC 1071 Internet checksum: the one implementation, in proto/ip. */
+export const rfc1071 = (bytes: Uint8Array): number => internetChecksum(bytes);
 
 function checkIpv4Lengths(headers: Uint8Array[]): void {
   headers.forEach((h, i) => {

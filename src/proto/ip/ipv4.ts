@@ -248,7 +248,7 @@ export function decrementTtlInPlace(bytes: Uint8Array): boolean {
   const mNew = m - 0x100;
   const hc = (bytes[IPV4_OFFSET_CHECKSUM]! << 8) | bytes[IPV4_OFFSET_CHECKSUM + 1]!;
   let sum = (~hc & 0xffff) + (~m & 0xffff) + mNew;
-  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16); // end-around carry; a second fold keeps it general
   sum = (sum & 0xffff) + (sum >>> 16);
   const hcNew = ~sum & 0xffff;
   bytes[IPV4_OFFSET_TTL] = ttl - 1;

@@ -1,0 +1,139 @@
+// The headless entry: `vpnlab run FILE …` loads and validates a topology, runs it on the chosen
+// runtime, writes one pcap per link and a JSON report. Owns argument parsing, files and the
+// progress line; all simulation happens in runtime/ and below.
+
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createLab } from '../runtime/node.ts';
+import type { RuntimeKind } from '../runtime/lab.ts';
+import { buildReport } from '../sim/snapshot.ts';
+import { loadTopology, formatTopologyErrors } from '../sim/topology/load.ts';
+import { MODES, type Mode } from '../sim/topology/types.ts';
+
+export const USAGE = `usage: vpnlab run FILE [--until SECONDS] [--seed N] [--mode l3vpn|mesh|gateway|group]
+                  [--runtime single|workers] [--workers N] [--pcap DIR] [--report FILE.json] [--quiet]
+       vpnlab validate FILE
+
+  run       load, validate and run a topology (YAML or JSON); --until defaults to 10 s of virtual time
+  validate  check a topology file and print every error with its path`;
+
+/** Exit codes: 0 ok, 1 run failed, 2 bad usage or bad topology. */
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), errOut: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        until: { type: 'string' },
+        seed: { type: 'string' },
+        mode: { type: 'string' },
+        runtime: { type: 'string' },
+        workers: { type: 'string' },
+        pcap: { type: 'string' },
+        report: { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    errOut(`vpnlab: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values: v, positionals } = parsed;
+  const [command, file, ...rest] = positionals;
+  if (v.help || command === undefined) {
+    out(`${USAGE}\n`);
+    return v.help ? 0 : 2;
+  }
+  if ((command !== 'run' && command !== 'validate') || file === undefined || rest.length > 0) {
+    errOut(`vpnlab: expected 'run FILE' or 'validate FILE'\n${USAGE}\n`);
+    return 2;
+  }
+
+  const problems: string[] = [];
+  const untilS = v.until === undefined ? 10 : Number(v.until);
+  if (!(Number.isFinite(untilS) && untilS >= 0)) problems.push(`--until: expected seconds (a number >= 0), got "${v.until}"`);
+  const seed = v.seed === undefined ? undefined : Number(v.seed);
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) problems.push(`--seed: expected a non-negative integer, got "${v.seed}"`);
+  if (v.mode !== undefined && !(MODES as readonly string[]).includes(v.mode)) problems.push(`--mode: expected one of ${MODES.join(', ')}, got "${v.mode}"`);
+  const runtime = (v.runtime ?? 'single') as RuntimeKind;
+  if (runtime !== 'single' && runtime !== 'workers') problems.push(`--runtime: expected single or workers, got "${v.runtime}"`);
+  const maxWorkers = v.workers === undefined ? undefined : Number(v.workers);
+  if (maxWorkers !== undefined && !(Number.isInteger(maxWorkers) && maxWorkers >= 1)) problems.push(`--workers: expected a positive integer, got "${v.workers}"`);
+  if (problems.length) {
+    errOut(`${problems.map((p) => `vpnlab: ${p}`).join('\n')}\n`);
+    return 2;
+  }
+
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    errOut(`vpnlab: cannot read ${file}: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const loaded = loadTopology(text, { format: file.endsWith('.json') ? 'json' : 'yaml', ...(v.mode ? { mode: v.mode as Mode } : {}), ...(seed !== undefined ? { seed } : {}) });
+  if (!loaded.ok) {
+    errOut(`${file}: ${loaded.errors.length} error(s)\n${formatTopologyErrors(loaded.errors)}\n`);
+    return 2;
+  }
+  const topology = loaded.topology;
+  if (command === 'validate') {
+    out(`${file}: ok (${topology.nodes.length} nodes, ${topology.links.length} links, mode ${topology.mode}, seed ${topology.seed})\n`);
+    return 0;
+  }
+
+  const untilUs = Math.round(untilS * 1_000_000);
+  const quiet = v.quiet ?? false;
+  const wallStart = performance.now();
+  const lab = await createLab(topology, {
+    runtime,
+    ...(maxWorkers ? { maxWorkers } : {}),
+    taps: v.pcap ? 'all' : [],
+    onProgress: (n, total) => {
+      if (!quiet && total > 1) errOut(`\r[vpnlab] starting workers ${n}/${total}`);
+    },
+  });
+  try {
+    // Run in slices so a long run shows where it is.
+    const sliceUs = Math.max(1, Math.ceil(untilUs / 100));
+    let lastPrint = performance.now();
+    let printed = false;
+    for (let t = Math.min(sliceUs, untilUs); ; t = Math.min(t + sliceUs, untilUs)) {
+      await lab.runUntil(t);
+      const now = performance.now();
+      if (!quiet && now - lastPrint > 500) {
+        errOut(`\r[vpnlab] t=${(t / 1e6).toFixed(3)} s of ${untilS} s (${Math.round((100 * t) / Math.max(1, untilUs))}%)`);
+        lastPrint = now;
+        printed = true;
+      }
+      if (t >= untilUs) break;
+    }
+    if (printed) errOut('\n');
+    const snap = await lab.snapshot();
+    if (v.pcap) {
+      await mkdir(v.pcap, { recursive: true });
+      for (const link of topology.links) {
+        await writeFile(join(v.pcap, `${link.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.pcap`), await lab.pcap(link.index));
+      }
+    }
+    const report = buildReport(topology, snap, runtime);
+    if (v.report) await writeFile(v.report, `${JSON.stringify(report, null, 2)}\n`);
+    const wallS = (performance.now() - wallStart) / 1000;
+    out(`${topology.name}: ran ${untilS} s of virtual time in ${wallS.toFixed(2)} s (${runtime}, seed ${topology.seed}, ${snap.eventsProcessed} events)\n`);
+    for (const f of snap.flows) {
+      const rtt = f.rttAvgUs !== undefined ? ` rtt avg ${(f.rttAvgUs / 1000).toFixed(3)} ms` : '';
+      out(`  ${f.kind} ${f.from} -> ${f.to}: sent ${f.sent}, received ${f.received}, lost ${f.lost}${rtt}\n`);
+    }
+    if (v.pcap) out(`  pcaps: ${topology.links.length} files in ${v.pcap}\n`);
+    if (v.report) out(`  report: ${v.report}\n`);
+    return 0;
+  } catch (e) {
+    errOut(`vpnlab: run failed: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  } finally {
+    await lab.close();
+  }
+}
