@@ -167,7 +167,7 @@ export function loadTopology(text: string, opts: LoadOptions = {}): LoadResult {
         groups: parsed.data.groups.map((v, i) => ({ i, v })),
         traffic: parsed.data.traffic.map((v, i) => ({ i, v })),
         linkDefaults: parsed.data.defaults.link,
-        rawNodeIds: new Set(parsed.data.nodes.map((n) => n.id)),
+        rawNodeIds: parsed.data.nodes.map((n, i) => ({ i, id: n.id })),
       }
     : {
         nodes: salvage(rawObj.nodes, NodeSchema),
@@ -253,7 +253,7 @@ interface Parts {
   traffic: Indexed<TrafficFile>[];
   linkDefaults: LinkDefaultsFile;
   /** Every string node id in the file, valid or not: references to these are never "unknown". */
-  rawNodeIds: Set<string>;
+  rawNodeIds: { i: number; id: string }[];
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -282,9 +282,9 @@ function salvage<T>(raw: unknown, schema: z.ZodType<T>): Indexed<T>[] {
   return out;
 }
 
-function rawIds(raw: unknown): Set<string> {
-  const ids = new Set<string>();
-  if (Array.isArray(raw)) for (const n of raw) if (isRecord(n) && typeof n.id === 'string') ids.add(n.id);
+function rawIds(raw: unknown): { i: number; id: string }[] {
+  const ids: { i: number; id: string }[] = [];
+  if (Array.isArray(raw)) raw.forEach((n: unknown, i) => isRecord(n) && typeof n.id === 'string' && ids.push({ i, id: n.id }));
   return ids;
 }
 
@@ -361,13 +361,18 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
     errs.add(at.path, `expected an address not used elsewhere, got ${quote(text)} (also ${other.name})`);
   };
 
-  for (const { i, v } of parts.nodes) {
-    const prev = nodeById.get(v.id);
-    if (prev) {
-      errs.add(['nodes', i, 'id'], `expected a unique node id, got ${quote(v.id)} (also nodes[${prev.i}].id)`);
-      continue;
-    }
-    nodeById.set(v.id, { i, v });
+  const firstWithId = new Map<string, number>();
+  for (const { i, id } of parts.rawNodeIds) {
+    const prev = firstWithId.get(id);
+    if (prev !== undefined) errs.add(['nodes', i, 'id'], `expected a unique node id, got ${quote(id)} (also nodes[${prev}].id)`);
+    else firstWithId.set(id, i);
+  }
+  const knownIds = new Set(firstWithId.keys());
+
+  for (const n of parts.nodes) {
+    const { i, v } = n;
+    if (nodeById.has(v.id)) continue; // a duplicate id, reported above
+    nodeById.set(v.id, n);
     if (v.trustedSubnets !== undefined && v.role !== 'ce') {
       errs.add(['nodes', i, 'trustedSubnets'], `expected trustedSubnets only on a ce node, got role ${quote(v.role)}`);
     }
@@ -390,8 +395,8 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
   const ref = (path: Path, id: string, role?: Role): Indexed<NodeFile> | undefined => {
     const n = nodeById.get(id);
     if (!n) {
-      if (!parts.rawNodeIds.has(id)) {
-        errs.add(path, `expected a node id defined in nodes, got ${quote(id)}${didYouMean(id, parts.rawNodeIds)}`);
+      if (!knownIds.has(id)) {
+        errs.add(path, `expected a node id defined in nodes, got ${quote(id)}${didYouMean(id, knownIds)}`);
       }
       return undefined;
     }
@@ -522,7 +527,7 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
   // --- nodes, resolved (VRF attachments need the links)
   const nodes: TopoNode[] = [];
   for (const { i, v } of parts.nodes) {
-    if (nodeById.get(v.id)?.i !== i) continue; // a duplicate, reported above
+    if (nodeById.get(v.id)?.i !== i) continue; // a duplicate id, reported above
     const vrfNames = new Map<string, number>();
     const attached = new Map<string, number>();
     (v.role === 'pe' ? (v.vrfs ?? []) : []).forEach((vrf, k) => {
@@ -596,6 +601,7 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
 
   // --- groups
   const srNodes = parts.nodes.filter((n) => n.v.role === 'sr' && nodeById.get(n.v.id) === n).map((n) => n.v.id);
+  const srUnknown = parts.rawNodeIds.length !== parts.nodes.length; // some nodes failed the schema
   const groupIds = new Map<number, number>();
   const groups: TopoGroup[] = [];
   for (const { i, v } of parts.groups) {
@@ -606,7 +612,7 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
     let sr = v.sr;
     if (sr !== undefined) ref([...gp, 'sr'], sr, 'sr');
     else if (srNodes.length === 1) sr = srNodes[0];
-    else {
+    else if (srNodes.length > 1 || !srUnknown) {
       errs.add(
         [...gp, 'sr'],
         srNodes.length === 0
