@@ -87,12 +87,7 @@ export function shortestPathRoutes(topology: Topology, nodeIndex: number): Route
 
 export function nodeConfig(topology: Topology, nodeIndex: number): NodeConfig {
   const n = topology.nodes[nodeIndex]!;
-  const flows: FlowConfig[] = [];
-  for (const t of topology.traffic) {
-    if (t.from !== n.id) continue;
-    if (t.kind === 'ping') flows.push({ kind: 'ping', index: t.index, to: t.to, count: t.count, intervalUs: t.intervalUs, startUs: t.startUs, sizeBytes: t.sizeBytes });
-    else flows.push({ kind: 'udp', index: t.index, to: t.to, rateBps: t.rateBps, sizeBytes: t.sizeBytes, startUs: t.startUs, durationUs: t.durationUs, srcPort: t.srcPort, dstPort: t.dstPort });
-  }
+  const flows: FlowConfig[] = topology.traffic.filter((t) => t.from === n.id).map(({ from: _from, toLabel: _label, ...flow }) => flow);
   const cfg: NodeConfig = { index: n.index, id: n.id, role: n.role, interfaces: interfacesOf(topology, nodeIndex), routes: shortestPathRoutes(topology, nodeIndex), flows };
   if (n.loopback !== undefined) cfg.loopback = n.loopback;
   return cfg;

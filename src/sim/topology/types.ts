@@ -1,6 +1,8 @@
 // The resolved topology: what the loader hands to the kernel and runtimes after parsing and
 // validating a file. Plain data only (it is sent to workers with structured clone).
 
+import type { PingFlowConfig, UdpFlowConfig } from '../../node/types.ts';
+
 export const MODES = ['l3vpn', 'mesh', 'gateway', 'group'] as const;
 export type Mode = (typeof MODES)[number];
 
@@ -82,35 +84,15 @@ export interface TopoGroup {
   rekeyOnMembershipChange: boolean;
 }
 
-export type TrafficDef =
-  | {
-      kind: 'ping';
-      index: number;
-      from: string;
-      /** Destination address, unsigned 32-bit. */
-      to: number;
-      /** As written in the file (a node id or an address). */
-      toLabel: string;
-      count: number;
-      intervalUs: number;
-      startUs: number;
-      /** ICMP payload bytes. */
-      sizeBytes: number;
-    }
-  | {
-      kind: 'udp';
-      index: number;
-      from: string;
-      to: number;
-      toLabel: string;
-      rateBps: number;
-      /** UDP payload bytes per datagram. */
-      sizeBytes: number;
-      startUs: number;
-      durationUs: number;
-      srcPort: number;
-      dstPort: number;
-    };
+/** Where a flow starts and what the file called its destination; the rest is the node's flow. */
+interface TrafficEnds {
+  /** The source host's node id. */
+  from: string;
+  /** As written in the file (a node id or an address); `to` is the resolved address. */
+  toLabel: string;
+}
+
+export type TrafficDef = (PingFlowConfig & TrafficEnds) | (UdpFlowConfig & TrafficEnds);
 
 export interface Topology {
   name: string;
