@@ -7,7 +7,7 @@ export default defineConfig({
   timeout: 60_000,
   expect: { toHaveScreenshot: { maxDiffPixels: 0 } },
   snapshotPathTemplate: '{testDir}/__screenshots__/{testFilePath}/{arg}{ext}',
-  reporter: [['list'], ['json', { outputFile: 'test-results/playwright.json' }]],
+  reporter: [['list'], ['json', { outputFile: 'reports/playwright.json' }]],
   workers: 1,
   use: {
     baseURL: 'http://localhost:4173',
