@@ -6,7 +6,7 @@ import { join, relative, dirname, resolve, sep } from 'node:path';
 const ALLOWED = {
   lib: [],
   proto: ['lib', 'proto'],
-  dataplane: ['lib', 'proto'],
+  dataplane: ['lib', 'proto', 'dataplane'],
   node: ['lib', 'proto', 'dataplane', 'node'],
   sim: ['lib', 'proto', 'dataplane', 'node', 'sim'],
   runtime: ['lib', 'proto', 'dataplane', 'node', 'sim', 'runtime'],
