@@ -15,6 +15,7 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     assetsInlineLimit: (file) => (file.endsWith('.wasm') ? false : undefined),
+    rollupOptions: { input: { main: `${repo}src/ui/index.html`, bench: `${repo}src/ui/bench.html` } },
   },
   worker: { format: 'es' },
   optimizeDeps: { include: ['comlink', 'yaml', 'zod'] },

@@ -2,17 +2,12 @@
 // are checked here, never in timed unit tests. Benchmarks: kernel, checksum.
 import { Kernel } from '../../src/sim/kernel.ts';
 import { chainTopology } from '../sim/fixtures/chain.ts';
-import { TsChecksumEngine, createWasmChecksumEngine } from '../../src/dataplane/checksum.ts';
+import { checksumBench } from './checksum.ts';
+import { best, markdownTables, type BenchRow as Row } from './util.ts';
 import { loadDataplaneModuleNode } from '../../src/runtime/wasm.ts';
 import { createLab } from '../../src/runtime/node.ts';
+import { browserBench } from './browser.ts';
 
-type Row = Record<string, string | number>;
-
-function best(runs: number, fn: () => number): number {
-  let b = Infinity;
-  for (let i = 0; i < runs; i++) b = Math.min(b, fn());
-  return b;
-}
 
 async function kernelBench(): Promise<Row[]> {
   const rows: Row[] = [];
@@ -42,30 +37,12 @@ async function kernelBench(): Promise<Row[]> {
   return rows;
 }
 
-async function checksumBench(): Promise<Row[]> {
-  const wasm = await createWasmChecksumEngine(await loadDataplaneModuleNode());
-  const ts = new TsChecksumEngine();
-  const rows: Row[] = [];
-  const batch = 4096;
-  const headers = Array.from({ length: batch }, (_, i) => {
-    const h = new Uint8Array(20);
-    for (let j = 0; j < 20; j++) h[j] = (i * 31 + j * 7) & 0xff;
-    h[0] = 0x45;
-    return h;
-  });
-  for (const engine of [ts, wasm]) {
-    const rounds = 200;
-    const secs = best(3, () => {
-      const t0 = performance.now();
-      for (let r = 0; r < rounds; r++) engine.checksumBatch(headers);
-      return (performance.now() - t0) / 1000;
-    });
-    rows.push({ bench: 'checksum', case: `${engine.name}, batches of ${batch} IPv4 headers`, headersPerS: Math.round((rounds * batch) / secs) });
-  }
-  return rows;
-}
-
-const all: Record<string, () => Promise<Row[]>> = { kernel: kernelBench, checksum: checksumBench };
+const all: Record<string, () => Promise<Row[]>> = {
+  kernel: kernelBench,
+  checksum: async () => checksumBench(await loadDataplaneModuleNode()),
+  // The same suites in Debian's chromium, from the bench page (src/ui/bench.html).
+  'browser:checksum': () => browserBench(['checksum']),
+};
 const wanted = process.argv.slice(2).filter((a) => a !== '--');
 const names = wanted.length ? wanted : Object.keys(all);
 const results: Row[] = [];
@@ -77,5 +54,5 @@ for (const n of names) {
   }
   results.push(...(await b()));
 }
-for (const r of results) console.error(Object.entries(r).map(([k, v]) => `${k}=${v}`).join('  '));
+console.error(markdownTables(results));
 console.log(JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2));

@@ -56,8 +56,8 @@ describe('SPD (RFC 4301 §4.4.1)', () => {
 
   it('lookup equals a naive first-match scan for random policies', () => {
     const range = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 })).map(([a, b]) => ({ from: (0x0a000000 + Math.min(a, b) * 256) >>> 0, to: (0x0a000000 + Math.max(a, b) * 256 + 255) >>> 0 }));
-    const entry = fc.tuple(range, range, fc.constantFrom(PROTOCOL_ANY, 6, 17)).map(
-      ([local, remote, protocol], i): SpdEntry => ({ name: `e${i}-${local.from}-${remote.from}-${protocol}`, origin: 'local', selectors: { local, remote, protocol, localPorts: PORTS_ANY, remotePorts: PORTS_ANY }, action: { kind: 'bypass' } }),
+    const entry = fc.tuple(range, range, fc.constantFrom(PROTOCOL_ANY, 6, 17), fc.nat()).map(
+      ([local, remote, protocol, id]): SpdEntry => ({ name: `e${id}`, origin: 'local', selectors: { local, remote, protocol, localPorts: PORTS_ANY, remotePorts: PORTS_ANY }, action: { kind: 'bypass' } }),
     );
     fc.assert(
       fc.property(fc.uniqueArray(entry, { selector: (e) => e.name, maxLength: 30 }), fc.array(fc.tuple(fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }), fc.constantFrom(6, 17, 1))), (entries, packets) => {
