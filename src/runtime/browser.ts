@@ -16,7 +16,11 @@ export async function createBrowserLab(topology: Topology, options: BrowserLabOp
     ...options,
     spawn: () => {
       const w = new Worker(new URL('./partition-worker-browser.ts', import.meta.url), { type: 'module', name: 'vpnlab-partition' });
-      return { endpoint: w, terminate: () => w.terminate() };
+      return {
+        endpoint: w,
+        terminate: () => w.terminate(),
+        onError: (cb) => w.addEventListener('error', (e) => cb(new Error(e.message || 'worker failed to load'))),
+      };
     },
   });
 }

@@ -19,8 +19,14 @@ export async function createLab(topology: Topology, options: NodeLabOptions = {}
     ...options,
     spawn: () => {
       const w = startTsWorker(entry);
-      w.on('error', (e) => console.error(`[vpnlab] worker error: ${e instanceof Error ? e.stack : String(e)}`));
-      return { endpoint: nodeEndpoint(w), terminate: () => w.terminate() };
+      return {
+        endpoint: nodeEndpoint(w),
+        terminate: () => w.terminate(),
+        onError: (cb) => {
+          w.on('error', (e) => cb(e instanceof Error ? e : new Error(String(e))));
+          w.on('exit', (code) => cb(new Error(`exited with code ${code}`)));
+        },
+      };
     },
   });
 }

@@ -20,6 +20,8 @@ export const WORKERS_MAX_DEFAULT = 16;
 export interface SpawnedWorker {
   endpoint: Comlink.Endpoint;
   terminate(): void | Promise<unknown>;
+  /** Registers a callback for the worker dying (an uncaught error, a failed load). */
+  onError(cb: (e: Error) => void): void;
 }
 
 export interface WorkerLabOptions extends LabOptions {
@@ -54,6 +56,8 @@ export class WorkerLab implements Lab {
   /** Earliest pending event anywhere, as of the last barrier (undefined: none). */
   private pendingUs: number | undefined = 0;
   private closed = false;
+  /** Rejects as soon as any worker dies, so no call waits forever on a dead worker. */
+  private readonly died: Promise<never>;
 
   private constructor(
     readonly topology: Topology,
@@ -61,7 +65,17 @@ export class WorkerLab implements Lab {
     private readonly hosts: Comlink.Remote<PartitionHost>[],
     private readonly partitionOf: number[],
     private readonly lookahead: number,
-  ) {}
+  ) {
+    this.died = new Promise<never>((_, reject) => {
+      workers.forEach((w, p) => w.onError((e) => reject(new Error(`worker ${p} died: ${e.message}`, { cause: e }))));
+    });
+    this.died.catch(() => {}); // observed through guard(); never an unhandled rejection
+  }
+
+  /** Awaits the calls, or fails with the first worker's death. */
+  private guard<T>(calls: Promise<T>[]): Promise<T[]> {
+    return Promise.race([Promise.all(calls), this.died]);
+  }
 
   static async create(topology: Topology, options: WorkerLabOptions): Promise<WorkerLab> {
     const partitionOf = shard(topology.nodes.length, options.maxWorkers ?? WORKERS_MAX_DEFAULT);
@@ -90,7 +104,7 @@ export class WorkerLab implements Lab {
     const lab = new WorkerLab(topology, workers, hosts, partitionOf, lookahead);
     try {
       let started = 0;
-      await Promise.all(
+      await lab.guard(
         hosts.map(async (h, p) => {
           const owned = partitionOf.flatMap((q, i) => (q === p ? [i] : []));
           const ports = peers[p]!.map((x) => x.port as unknown as Transferable);
@@ -126,14 +140,14 @@ export class WorkerLab implements Lab {
       const start = this.pendingUs === undefined ? endAll : Math.max(this.doneBeforeUs, Math.min(this.pendingUs, endAll));
       const end = Math.min(start + this.lookahead, endAll);
       const w = this.window++;
-      const earliest = await Promise.all(this.hosts.map((h) => h.runWindow(w, end)));
+      const earliest = await this.guard(this.hosts.map((h) => h.runWindow(w, end)));
       this.doneBeforeUs = end;
       this.pendingUs = minDefined(earliest);
     }
   }
 
   async nextEventUs(): Promise<number | undefined> {
-    const all = await Promise.all(this.hosts.map((h) => h.nextEventUs(this.window)));
+    const all = await this.guard(this.hosts.map((h) => h.nextEventUs(this.window)));
     return minDefined(all);
   }
 
@@ -148,16 +162,16 @@ export class WorkerLab implements Lab {
     const p = this.partitionOf[nodeIndex];
     assert(p !== undefined, `no node ${nodeIndex}`);
     const at = this.doneBeforeUs === 0 ? 1 : this.doneBeforeUs;
-    await this.hosts[p]!.command(this.window, nodeIndex, command, at);
+    await this.guard([this.hosts[p]!.command(this.window, nodeIndex, command, at)]);
     this.pendingUs = this.pendingUs === undefined ? at : Math.min(this.pendingUs, at);
   }
 
   async setLinkUp(linkIndex: number, up: boolean): Promise<void> {
-    await Promise.all(this.hosts.map((h) => h.setLinkUp(linkIndex, up)));
+    await this.guard(this.hosts.map((h) => h.setLinkUp(linkIndex, up)));
   }
 
   async snapshot(): Promise<LabSnapshot> {
-    const parts = await Promise.all(this.hosts.map((h) => h.parts()));
+    const parts = await this.guard(this.hosts.map((h) => h.parts()));
     const nodes: NodeSnapshot[] = new Array(this.topology.nodes.length);
     const dirs = new Map<number, DirCounters>();
     let events = 0;
@@ -170,19 +184,20 @@ export class WorkerLab implements Lab {
   }
 
   async pcap(linkIndex: number): Promise<Uint8Array> {
-    const parts = await Promise.all(this.hosts.map((h) => h.tapRecords(linkIndex)));
+    const parts = await this.guard(this.hosts.map((h) => h.tapRecords(linkIndex)));
     return encodePcap(sortTap(parts.flat()));
   }
 
   async trace(): Promise<string[]> {
-    const parts = await Promise.all(this.hosts.map((h) => h.trace()));
+    const parts = await this.guard(this.hosts.map((h) => h.trace()));
     return mergeTrace(parts, this.topology);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled(this.hosts.map((h) => h.close()));
+    // A dead worker never answers: give the others a moment, then terminate all.
+    await Promise.race([Promise.allSettled(this.hosts.map((h) => h.close())), new Promise((r) => setTimeout(r, 1000))]);
     for (const h of this.hosts) h[Comlink.releaseProxy]();
     await Promise.allSettled(this.workers.map((w) => w.terminate()));
   }

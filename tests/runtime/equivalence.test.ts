@@ -51,3 +51,18 @@ describe('single-thread kernel and worker runtime', () => {
     }
   });
 });
+
+describe('worker runtime failures', () => {
+  it('a worker that dies fails the call instead of hanging', async () => {
+    const { WorkerLab } = await import('../../src/runtime/worker-lab.ts');
+    const { startTsWorker } = await import('../../src/runtime/node-worker.ts');
+    const nodeEndpoint = (await import('comlink/dist/esm/node-adapter.mjs')).default;
+    const create = WorkerLab.create(chainTopology({ routers: 1 }), {
+      spawn: () => {
+        const w = startTsWorker(new URL('./fixtures/no-such-worker.ts', import.meta.url));
+        return { endpoint: nodeEndpoint(w), terminate: () => w.terminate(), onError: (cb) => w.on('error', (e) => cb(e as Error)) };
+      },
+    });
+    await expect(create).rejects.toThrow(/worker \d died/);
+  });
+});
