@@ -19,7 +19,7 @@ import {
   type IcmpMessage,
   type Ipv4Header,
 } from '../proto/ip/index.ts';
-import type { FlowConfig, FlowStats, NodeConfig, NodeSnapshot, RouteConfig, SimNode } from './types.ts';
+import type { FlowConfig, FlowStats, NodeApp, NodeConfig, NodeContext, NodeSnapshot, RouteConfig, SimNode } from './types.ts';
 
 export const DEFAULT_TTL = 64;
 /** UDP test payloads start with this magic, then flow index and sequence number (big-endian u32). */
@@ -47,7 +47,7 @@ interface IfState {
   txBytes: number;
 }
 
-export class IpNode implements SimNode {
+export class IpNode implements SimNode, NodeContext {
   private readonly out: NodeOutput[] = [];
   private readonly local = new Set<number>();
   /** Forwarding table: per prefix length (longest first), network → route. */
@@ -60,6 +60,9 @@ export class IpNode implements SimNode {
   private readonly received = new Map<number, { received: number; bytes: number }>();
   private ipId = 0;
   private crashed = false;
+  /** Protocol applications (TCP and what runs on it, IKE, …), offered local packets in order. */
+  private readonly apps: NodeApp[] = [];
+  private started = false;
   readonly counters = {
     rxFrames: 0,
     txFrames: 0,
@@ -89,6 +92,15 @@ export class IpNode implements SimNode {
     for (const f of this.flows) this.flowByIndex.set(f.cfg.index, f);
   }
 
+  /** Hosts an application on this node (before the run starts). */
+  addApp(app: NodeApp): void {
+    this.apps.push(app);
+  }
+
+  isLocal(addr: number): boolean {
+    return this.local.has(addr >>> 0);
+  }
+
   addRoute(r: RouteConfig): void {
     let byLen = this.fib.get(r.len);
     if (!byLen) {
@@ -116,6 +128,11 @@ export class IpNode implements SimNode {
       case 'timer':
         if (this.crashed) return;
         this.runFlows(nowUs);
+        for (const app of this.apps) {
+          const d = app.nextDeadlineUs();
+          if (!this.started || (d !== undefined && d <= nowUs)) app.timer(nowUs);
+        }
+        this.started = true;
         break;
       case 'command': {
         const c = input.command;
@@ -142,8 +159,13 @@ export class IpNode implements SimNode {
 
   nextDeadlineUs(): number | undefined {
     if (this.crashed) return undefined;
+    if (!this.started && this.apps.length > 0) return 0;
     let t: number | undefined;
     for (const f of this.flows) if (f.nextUs !== undefined && (t === undefined || f.nextUs < t)) t = f.nextUs;
+    for (const app of this.apps) {
+      const d = app.nextDeadlineUs();
+      if (d !== undefined && (t === undefined || d < t)) t = d;
+    }
     return t;
   }
 
@@ -161,6 +183,7 @@ export class IpNode implements SimNode {
       flowsSent: this.flows.map((f) => ({ ...f.stats })),
       flowsReceived: [...this.received.entries()].sort((a, b) => a[0] - b[0]).map(([index, v]) => ({ index, ...v })),
       routes: this.config.routes.length,
+      apps: Object.fromEntries(this.apps.map((a) => [a.name, a.snapshot()])),
     };
   }
 
@@ -226,6 +249,8 @@ export class IpNode implements SimNode {
       } else {
         this.log('icmp', `${m.type} from ${formatIpv4(header.src)}`);
       }
+    } else if (this.apps.some((a) => a.receive(header.src, header.dst, header.protocol, payload, nowUs))) {
+      // taken by an application (TCP, IKE, …)
     } else if (header.protocol === IP_PROTO_UDP) {
       const udp = decodeUdp(payload, header.src, header.dst);
       if (!udp.ok) {
@@ -301,7 +326,7 @@ export class IpNode implements SimNode {
     return r ? this.config.interfaces[r.ifIndex]?.addr : undefined;
   }
 
-  private sendIp(dst: number, protocol: number, payload: Uint8Array, src?: number): void {
+  sendIp(dst: number, protocol: number, payload: Uint8Array, src?: number): void {
     const route = this.lookup(dst);
     if (!route) {
       this.counters.dropNoRoute++;
@@ -348,7 +373,7 @@ export class IpNode implements SimNode {
     this.out.push({ kind: 'tx', ifIndex, bytes });
   }
 
-  private log(topic: string, text: string): void {
+  log(topic: string, text: string): void {
     this.out.push({ kind: 'log', topic, text });
   }
 }

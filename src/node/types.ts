@@ -92,8 +92,35 @@ export interface NodeSnapshot {
   /** UDP datagrams this node received, per flow index. */
   flowsReceived: { index: number; received: number; bytes: number }[];
   routes: number;
+  /** Per hosted application (by name), its own inspection data. */
+  apps: Record<string, Record<string, unknown>>;
 }
 
 export interface SimNode extends NodeCore {
   snapshot(): NodeSnapshot;
+}
+
+/** What a node offers the applications it hosts (TCP, BGP, IKE, …): sending and logging. */
+export interface NodeContext {
+  readonly config: NodeConfig;
+  /** Sends an IPv4 packet; the source defaults to the outgoing interface's address. */
+  sendIp(dst: number, protocol: number, payload: Uint8Array, src?: number): void;
+  log(topic: string, text: string): void;
+  /** True when `addr` is one of this node's addresses. */
+  isLocal(addr: number): boolean;
+}
+
+/**
+ * A protocol application hosted by a node, sans-IO like everything else: it sees the packets
+ * addressed to the node, is woken at its deadline, and sends through the context.
+ */
+export interface NodeApp {
+  readonly name: string;
+  /** Offered every locally delivered packet the node itself does not consume; true if taken. */
+  receive(src: number, dst: number, protocol: number, payload: Uint8Array, nowUs: number): boolean;
+  /** Called when the node wakes at or after this app's deadline (and once at start). */
+  timer(nowUs: number): void;
+  nextDeadlineUs(): number | undefined;
+  /** Inspection data for the UI and the report. */
+  snapshot(): Record<string, unknown>;
 }
