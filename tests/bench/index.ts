@@ -7,6 +7,7 @@ import { best, markdownTables, type BenchRow as Row } from './util.ts';
 import { loadDataplaneModuleNode } from '../../src/runtime/wasm.ts';
 import { createLab } from '../../src/runtime/node.ts';
 import { browserBench } from './browser.ts';
+import { bgpCodecBench } from './bgp-codec.ts';
 
 
 async function kernelBench(): Promise<Row[]> {
@@ -40,6 +41,7 @@ async function kernelBench(): Promise<Row[]> {
 const all: Record<string, () => Promise<Row[]>> = {
   kernel: kernelBench,
   checksum: async () => checksumBench(await loadDataplaneModuleNode()),
+  'bgp-codec': bgpCodecBench,
   // The same suites in Debian's chromium, from the bench page (src/ui/bench.html).
   'browser:checksum': () => browserBench(['checksum']),
 };
