@@ -56,6 +56,8 @@ export interface NodeConfig {
   routes: RouteConfig[];
   /** Flows this node sources. */
   flows: FlowConfig[];
+  /** The run's seed: the node draws from stream RNG_STREAM.NODE_BASE + index of it. */
+  seed: number;
 }
 
 export interface FlowStats {

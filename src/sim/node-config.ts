@@ -88,7 +88,7 @@ export function shortestPathRoutes(topology: Topology, nodeIndex: number): Route
 export function nodeConfig(topology: Topology, nodeIndex: number): NodeConfig {
   const n = topology.nodes[nodeIndex]!;
   const flows: FlowConfig[] = topology.traffic.filter((t) => t.from === n.id).map(({ from: _from, toLabel: _label, ...flow }) => flow);
-  const cfg: NodeConfig = { index: n.index, id: n.id, role: n.role, interfaces: interfacesOf(topology, nodeIndex), routes: shortestPathRoutes(topology, nodeIndex), flows };
+  const cfg: NodeConfig = { index: n.index, id: n.id, role: n.role, interfaces: interfacesOf(topology, nodeIndex), routes: shortestPathRoutes(topology, nodeIndex), flows, seed: topology.seed };
   if (n.loopback !== undefined) cfg.loopback = n.loopback;
   return cfg;
 }

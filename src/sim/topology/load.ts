@@ -376,6 +376,9 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
     if (v.trustedSubnets !== undefined && v.role !== 'ce') {
       errs.add(['nodes', i, 'trustedSubnets'], `expected trustedSubnets only on a ce node, got role ${quote(v.role)}`);
     }
+    if (v.routeReflector !== undefined && v.role !== 'pe' && v.role !== 'p') {
+      errs.add(['nodes', i, 'routeReflector'], `expected routeReflector only on a pe or p node, got role ${quote(v.role)}`);
+    }
     if (v.vrfs !== undefined && v.role !== 'pe') {
       errs.add(['nodes', i, 'vrfs'], `expected vrfs only on a pe node, got role ${quote(v.role)}`);
     }
@@ -554,6 +557,7 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
       id: v.id,
       role: v.role,
       trustedSubnets: v.role === 'ce' ? [...(v.trustedSubnets ?? [])] : [],
+      routeReflector: (v.role === 'pe' || v.role === 'p') && (v.routeReflector ?? false),
       vrfs:
         v.role === 'pe'
           ? (v.vrfs ?? []).map((vrf) => ({

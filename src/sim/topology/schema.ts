@@ -385,6 +385,10 @@ export const NodeSchema = z
         .optional()
         .meta({ description: 'ce only: prefixes this security gateway protects (seed 002 trusted subnets).' }),
       vrfs: z.array(VrfSchema).optional().meta({ description: 'pe only: VRFs.' }),
+      routeReflector: z
+        .boolean({ error: expecting('true or false') })
+        .optional()
+        .meta({ description: 'pe or p only: a BGP route reflector (RFC 4456) for the PEs; the other PEs peer with it over iBGP instead of a full mesh.' }),
       position: z
         .strictObject(
           { x: z.number().meta({ description: 'Canvas x.' }), y: z.number().meta({ description: 'Canvas y.' }) },

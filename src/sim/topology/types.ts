@@ -61,6 +61,8 @@ export interface TopoNode {
   trustedSubnets: string[];
   /** pe: its VRFs. */
   vrfs: VrfConfig[];
+  /** pe or p: a BGP route reflector for the PEs (RFC 4456). */
+  routeReflector: boolean;
   /** Drawing position, when the file gives one. */
   position?: { x: number; y: number };
 }

@@ -341,6 +341,7 @@ traffic:
       role: 'pe',
       loopback: parseIpv4('10.255.0.1'),
       trustedSubnets: [],
+      routeReflector: false,
       vrfs: [{ name: 'blue', rd: '65000:1', importTargets: ['65000:1'], exportTargets: ['65000:1'], attachments: ['ce1'] }],
     });
     expect(t.nodes[1]!.trustedSubnets).toEqual(['10.1.0.0/24']);
