@@ -56,9 +56,17 @@ export class Pcg32 implements Rng {
 export const RNG_STREAM = {
   /** Link direction d uses stream LINK_BASE + d. */
   LINK_BASE: 1_000,
-  /** Node i uses stream NODE_BASE + i. */
+  /** Node i's consumer k (NODE_TCP, NODE_BGP, …) uses stream NODE_BASE + NODE_STRIDE·i + k. */
   NODE_BASE: 1_000_000,
+  NODE_STRIDE: 16,
+  NODE_TCP: 0,
+  NODE_BGP: 1,
+  NODE_IKE: 2,
+  NODE_GKM: 3,
 } as const;
+
+/** The stream of consumer `k` on node `index`. */
+export const nodeStream = (index: number, k: number): number => RNG_STREAM.NODE_BASE + RNG_STREAM.NODE_STRIDE * index + k;
 
 export function rngFor(seed: number, stream: number): Rng {
   return new Pcg32(BigInt(seed), BigInt(stream));

@@ -21,6 +21,7 @@ export class TcpApp implements NodeApp {
   readonly stack: TcpStack;
   private readonly byPort = new Map<number, StreamUser>();
   private readonly byConn = new Map<TcpConnId, StreamUser>();
+  private draining = false;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -85,7 +86,21 @@ export class TcpApp implements NodeApp {
     return { stats: { ...this.stack.stats }, connections: this.stack.connectionIds().length };
   }
 
+  /**
+   * Hands the stack's outputs out. Not re-entrant: a user that sends from inside a callback only
+   * queues; the outer loop delivers what that produced, so callbacks never nest.
+   */
   private drain(nowUs: number): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      this.drainOnce(nowUs);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private drainOnce(nowUs: number): void {
     for (let out = this.stack.poll(); out !== undefined; out = this.stack.poll()) {
       switch (out.kind) {
         case 'segment':

@@ -3,7 +3,12 @@
 // links that are up at load time. Pure and deterministic: every worker computes the same tables.
 
 import { ipv4Mask } from '../lib/addr.ts';
+import { rngFor, nodeStream, RNG_STREAM } from '../lib/rng.ts';
+import { BgpApp } from '../node/bgp-app.ts';
+import { RouterProcessor } from '../node/bgp-rib.ts';
 import { IpNode } from '../node/ip-node.ts';
+import { TcpApp } from '../node/tcp-app.ts';
+import { bgpPlan } from './bgp-plan.ts';
 import type { FlowConfig, InterfaceConfig, NodeConfig, RouteConfig, SimNode } from '../node/types.ts';
 import type { Topology } from './topology/types.ts';
 
@@ -93,7 +98,14 @@ export function nodeConfig(topology: Topology, nodeIndex: number): NodeConfig {
   return cfg;
 }
 
-/** The node factory both runtimes use. */
+/** The node factory both runtimes use: an IPv4 node, plus TCP and BGP where the plan says so. */
 export function createSimNode(topology: Topology, nodeIndex: number): SimNode {
-  return new IpNode(nodeConfig(topology, nodeIndex));
+  const node = new IpNode(nodeConfig(topology, nodeIndex));
+  const plan = bgpPlan(topology, nodeIndex);
+  if (plan) {
+    const tcp = new TcpApp(node, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_TCP)));
+    node.addApp(tcp);
+    node.addApp(new BgpApp(node, tcp, plan.speaker, new RouterProcessor(plan.router, plan.originated), rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_BGP))));
+  }
+  return node;
 }

@@ -1,0 +1,267 @@
+// A node's BGP speaker: one BgpSession per neighbour on the node's TCP (port 179), feeding a route
+// processor (the RIBs and decision process) and carrying its UPDATEs back out. Owns the plumbing
+// between sessions, TCP and the processor; never decides routes itself.
+
+import { formatIpv4 } from '../lib/addr.ts';
+import type { Rng } from '../lib/rng.ts';
+import type { Decoded, Family } from '../proto/bgp/index.ts';
+import { BgpSession, type BgpSessionOutput, type ConnId, type PeerInfo } from '../proto/bgp/session.ts';
+import { TCP_PORT_BGP } from '../proto/ip/tcp-segment.ts';
+import type { TcpConnId, TcpTuple } from '../proto/ip/tcp.ts';
+import type { StreamUser, TcpApp } from './tcp-app.ts';
+import type { NodeApp, NodeContext } from './types.ts';
+
+/** Bytes one neighbour may have waiting for TCP send space before the session is reset. */
+export const BGP_PENDING_BYTES_MAX = 4 * 1024 * 1024;
+
+export interface BgpNeighborConfig {
+  /** Unique per node; names the peer in the route processor. */
+  name: string;
+  peerAddr: number;
+  localAddr: number;
+  peerAs: number;
+  families: Family[];
+  passive?: boolean;
+  holdTimeS?: number;
+  connectRetryTimeS?: number;
+}
+
+export interface BgpSpeakerConfig {
+  localAs: number;
+  routerId: number;
+  neighbors: BgpNeighborConfig[];
+}
+
+/** The RIB side: what the speaker hands routes to and takes UPDATEs from. */
+export interface RouteProcessor {
+  peerUp(peer: string, info: PeerInfo, nowUs: number): void;
+  peerDown(peer: string, nowUs: number): void;
+  /** A decoded UPDATE with its RFC 7606 outcome (the strongest error and all of them). */
+  receiveUpdate(peer: string, decoded: Decoded, nowUs: number): void;
+  /** Next encoded UPDATE for a peer, until undefined. */
+  poll(): { peer: string; bytes: Uint8Array } | undefined;
+  snapshot(): Record<string, unknown>;
+}
+
+interface Neighbor {
+  cfg: BgpNeighborConfig;
+  session: BgpSession;
+  /** Session connection id ↔ TCP connection id. */
+  tcpOf: Map<ConnId, TcpConnId>;
+  sessionOf: Map<TcpConnId, ConnId>;
+  /** Bytes waiting for TCP send space, per TCP connection. */
+  pending: Map<TcpConnId, Uint8Array[]>;
+}
+
+export class BgpApp implements NodeApp, StreamUser {
+  readonly name = 'bgp';
+  private readonly neighbors = new Map<string, Neighbor>();
+  private readonly byTcp = new Map<TcpConnId, Neighbor>();
+  private started = false;
+
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly tcp: TcpApp,
+    readonly config: BgpSpeakerConfig,
+    readonly processor: RouteProcessor,
+    rng: Rng,
+  ) {
+    for (const n of config.neighbors) {
+      const session = new BgpSession({
+        name: n.name,
+        localAs: config.localAs,
+        bgpIdentifier: config.routerId,
+        peerAs: n.peerAs,
+        families: n.families,
+        passive: n.passive ?? false,
+        rng,
+        ...(n.holdTimeS !== undefined ? { holdTimeS: n.holdTimeS } : {}),
+        connectRetryTimeS: n.connectRetryTimeS ?? 5,
+        idleHoldTimeS: 1,
+        idleHoldTimeMaxS: 30,
+      });
+      this.neighbors.set(n.name, { cfg: n, session, tcpOf: new Map(), sessionOf: new Map(), pending: new Map() });
+    }
+  }
+
+  receive(): boolean {
+    return false; // BGP arrives through the TCP app
+  }
+
+  timer(nowUs: number): void {
+    if (!this.started) {
+      this.started = true;
+      this.tcp.listen(TCP_PORT_BGP, this, nowUs);
+      for (const n of this.neighbors.values()) this.input(n, { kind: 'start' }, nowUs);
+      return;
+    }
+    for (const n of this.neighbors.values()) {
+      const d = n.session.nextDeadlineUs();
+      if (d !== undefined && d <= nowUs) this.input(n, { kind: 'timer' }, nowUs);
+    }
+  }
+
+  nextDeadlineUs(): number | undefined {
+    if (!this.started) return 0;
+    let t: number | undefined;
+    for (const n of this.neighbors.values()) {
+      const d = n.session.nextDeadlineUs();
+      if (d !== undefined && (t === undefined || d < t)) t = d;
+    }
+    return t;
+  }
+
+  snapshot(): Record<string, unknown> {
+    return {
+      localAs: this.config.localAs,
+      routerId: formatIpv4(this.config.routerId),
+      neighbors: [...this.neighbors.values()].map((n) => ({ name: n.cfg.name, peer: formatIpv4(n.cfg.peerAddr), peerAs: n.cfg.peerAs, state: n.session.state, stats: n.session.stats })),
+      rib: this.processor.snapshot(),
+    };
+  }
+
+  /** The session state of a neighbour (for tests and the inspector). */
+  sessionState(name: string): string | undefined {
+    return this.neighbors.get(name)?.session.state;
+  }
+
+  // --- StreamUser (TCP) -----------------------------------------------------------------------
+
+  connected(conn: TcpConnId, tuple: TcpTuple, passive: boolean, nowUs: number): void {
+    let n = this.byTcp.get(conn);
+    if (!n && passive) {
+      n = [...this.neighbors.values()].find((x) => x.cfg.peerAddr === tuple.remoteAddr && x.cfg.localAddr === tuple.localAddr);
+      if (!n) {
+        this.ctx.log('bgp', `connection from unconfigured peer ${formatIpv4(tuple.remoteAddr)} refused`);
+        this.tcp.abort(conn, nowUs);
+        return;
+      }
+      const id = `passive:${conn}`;
+      this.byTcp.set(conn, n);
+      n.tcpOf.set(id, conn);
+      n.sessionOf.set(conn, id);
+    }
+    if (!n) return;
+    this.input(n, { kind: 'transport-connected', connId: n.sessionOf.get(conn)! }, nowUs);
+  }
+
+  data(conn: TcpConnId, bytes: Uint8Array, nowUs: number): void {
+    const n = this.byTcp.get(conn);
+    const id = n?.sessionOf.get(conn);
+    if (n && id !== undefined) this.input(n, { kind: 'bytes', connId: id, bytes }, nowUs);
+  }
+
+  closed(conn: TcpConnId, reason: string, nowUs: number): void {
+    const n = this.byTcp.get(conn);
+    const id = n?.sessionOf.get(conn);
+    if (!n || id === undefined) return;
+    if (reason !== 'eof') this.forget(n, conn);
+    this.input(n, { kind: reason === 'refused' || reason === 'timeout' ? 'transport-failed' : 'transport-closed', connId: id }, nowUs);
+  }
+
+  writable(conn: TcpConnId, nowUs: number): void {
+    const n = this.byTcp.get(conn);
+    if (n) this.flush(n, conn, nowUs);
+  }
+
+  // --- plumbing -------------------------------------------------------------------------------
+
+  private input(n: Neighbor, input: Parameters<BgpSession['handle']>[0], nowUs: number): void {
+    n.session.handle(input, nowUs);
+    this.drain(n, nowUs);
+    this.pump(nowUs);
+  }
+
+  /** UPDATEs from the route processor to their sessions. */
+  private pump(nowUs: number): void {
+    for (let u = this.processor.poll(); u !== undefined; u = this.processor.poll()) {
+      const n = this.neighbors.get(u.peer);
+      if (!n) continue;
+      n.session.handle({ kind: 'send-update', bytes: u.bytes }, nowUs);
+      this.drain(n, nowUs);
+    }
+  }
+
+  private drain(n: Neighbor, nowUs: number): void {
+    for (let out = n.session.poll(); out !== undefined; out = n.session.poll()) this.output(n, out, nowUs);
+  }
+
+  private output(n: Neighbor, out: BgpSessionOutput, nowUs: number): void {
+    switch (out.kind) {
+      case 'connect': {
+        const conn = this.tcp.connect({ localAddr: n.cfg.localAddr, remoteAddr: n.cfg.peerAddr, remotePort: TCP_PORT_BGP }, this, nowUs);
+        if (conn === undefined) {
+          n.session.handle({ kind: 'transport-failed', connId: out.connId }, nowUs);
+          return;
+        }
+        this.byTcp.set(conn, n);
+        n.tcpOf.set(out.connId, conn);
+        n.sessionOf.set(conn, out.connId);
+        return;
+      }
+      case 'send': {
+        const conn = n.tcpOf.get(out.connId);
+        if (conn === undefined) return;
+        const q = n.pending.get(conn) ?? [];
+        q.push(out.bytes);
+        n.pending.set(conn, q);
+        this.flush(n, conn, nowUs);
+        return;
+      }
+      case 'close': {
+        const conn = n.tcpOf.get(out.connId);
+        if (conn !== undefined) {
+          this.flush(n, conn, nowUs);
+          this.tcp.close(conn, nowUs);
+        }
+        return;
+      }
+      case 'established':
+        this.ctx.log('bgp', `${n.cfg.name}: Established (AS ${out.peer.asNumber}, hold ${out.peer.holdTimeS} s, ${out.peer.families.join(' ')})`);
+        this.processor.peerUp(n.cfg.name, out.peer, nowUs);
+        return;
+      case 'update':
+        this.processor.receiveUpdate(n.cfg.name, { message: out.message, error: out.error, errors: out.errors }, nowUs);
+        return;
+      case 'down':
+        this.ctx.log('bgp', `${n.cfg.name}: down (${out.text})`);
+        if (out.wasEstablished) this.processor.peerDown(n.cfg.name, nowUs);
+        return;
+      case 'state':
+        this.ctx.log('bgp', `${n.cfg.name}: ${out.from} -> ${out.to}`);
+        return;
+      case 'log':
+        this.ctx.log('bgp', `${n.cfg.name}: ${out.text}`);
+        return;
+      case 'route-refresh':
+      case 'family-disabled':
+        this.ctx.log('bgp', `${n.cfg.name}: ${out.kind} ${out.family ?? ''}`);
+        return;
+    }
+  }
+
+  private flush(n: Neighbor, conn: TcpConnId, nowUs: number): void {
+    const q = n.pending.get(conn);
+    if (!q) return;
+    let queued = 0;
+    while (q.length > 0) {
+      const head = q[0]!;
+      const took = this.tcp.send(conn, head, nowUs);
+      if (took === head.length) q.shift();
+      else {
+        q[0] = head.subarray(took);
+        break;
+      }
+    }
+    for (const b of q) queued += b.length;
+    if (queued > BGP_PENDING_BYTES_MAX) {
+      this.ctx.log('bgp', `${n.cfg.name}: ${queued} bytes waiting for TCP; resetting the connection`);
+      this.tcp.abort(conn, nowUs);
+    }
+  }
+
+  private forget(n: Neighbor, conn: TcpConnId): void {
+    this.byTcp.delete(conn);
+    n.pending.delete(conn);
+  }
+}
