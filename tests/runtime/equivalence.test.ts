@@ -66,3 +66,26 @@ describe('worker runtime failures', () => {
     await expect(create).rejects.toThrow(/worker \d died/);
   });
 });
+
+describe('with BGP over TCP in the nodes', () => {
+  it('single-thread and workers give the same trace and pcaps for the seed 002 example', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { loadTopology } = await import('../../src/sim/topology/load.ts');
+    const r = loadTopology(readFileSync('public/topologies/seed002-figure1.yaml', 'utf8'));
+    if (!r.ok) throw new Error('example does not load');
+    const run = async (runtime: 'single' | 'workers') => {
+      const lab = await createLab(r.topology, { runtime, trace: true, maxWorkers: 4 });
+      try {
+        await lab.runUntil(20_000_000);
+        return { trace: await lab.trace(), pcaps: await Promise.all(r.topology.links.map((l) => lab.pcap(l.index))) };
+      } finally {
+        await lab.close();
+      }
+    };
+    const a = await run('single');
+    const b = await run('workers');
+    expect(a.trace.some((l) => l.includes('Established'))).toBe(true);
+    expect(b.trace).toEqual(a.trace);
+    expect(b.pcaps).toEqual(a.pcaps);
+  });
+});
