@@ -17,8 +17,11 @@ export interface OriginatedRoute {
 export class RouterProcessor implements RouteProcessor {
   readonly router: BgpRouter;
 
+  private readonly peers: string[];
+
   constructor(config: BgpRouterConfig, originated: readonly OriginatedRoute[]) {
     this.router = new BgpRouter(config);
+    this.peers = config.peers.map((p) => p.id);
     for (const r of originated) this.router.originate(r.prefix, r.attributes, r.vrf);
   }
 
@@ -40,12 +43,25 @@ export class RouterProcessor implements RouteProcessor {
   }
 
   snapshot(): Record<string, unknown> {
-    const brief = (r: RouteView) => ({ nlri: r.nlri, nextHop: formatIpv4(r.nextHop), from: r.from, best: r.best, ...(r.securityGatewayIdentity ? { gateway: formatIpv4(r.securityGatewayIdentity.gatewayAddress) } : {}) });
+    const brief = (r: RouteView) => {
+      const originator = r.attributes.find((a) => a.type === 'ORIGINATOR_ID');
+      const clusters = r.attributes.find((a) => a.type === 'CLUSTER_LIST');
+      return {
+        nlri: r.nlri,
+        nextHop: formatIpv4(r.nextHop),
+        from: r.from,
+        best: r.best,
+        ...(r.securityGatewayIdentity ? { gateway: formatIpv4(r.securityGatewayIdentity.gatewayAddress) } : {}),
+        ...(originator?.type === 'ORIGINATOR_ID' ? { originatorId: formatIpv4(originator.value) } : {}),
+        ...(clusters?.type === 'CLUSTER_LIST' ? { clusterList: clusters.value.map(formatIpv4) } : {}),
+      };
+    };
     return {
       locRib: {
         'ipv4-unicast': this.router.locRib('ipv4-unicast').map(brief),
         'vpn-ipv4': this.router.locRib('vpn-ipv4').map(brief),
       },
+      adjRibIn: Object.fromEntries(this.peers.map((p) => [p, this.router.adjRibIn(p).map(brief)])),
       vrfs: Object.fromEntries(this.router.vrfs().map((v) => [v.name, this.router.vrfRib(v.name).map(brief)])),
       stats: this.router.stats(),
     };

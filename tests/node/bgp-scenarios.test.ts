@@ -116,3 +116,47 @@ describe('BGP in the kernel (RFC 4271, 4456, 4364)', () => {
     expect(out).toMatch(/65000:1/);
   });
 });
+
+/** Three PEs, clients of two reflectors (each the other's non-client), one CE each. */
+const TWO_REFLECTORS = `
+name: reflectors
+mode: l3vpn
+nodes:
+  - { id: ce1, role: ce, asn: 65101, trustedSubnets: [10.1.0.0/24] }
+  - { id: ce2, role: ce, asn: 65102, trustedSubnets: [10.2.0.0/24] }
+  - { id: ce3, role: ce, asn: 65103, trustedSubnets: [10.3.0.0/24] }
+  - { id: pe1, role: pe, asn: 65000, loopback: 10.255.0.1, vrfs: [{ name: v, rd: "65000:1", import: ["65000:1"], export: ["65000:1"], attachments: [ce1] }] }
+  - { id: pe2, role: pe, asn: 65000, loopback: 10.255.0.2, vrfs: [{ name: v, rd: "65000:2", import: ["65000:1"], export: ["65000:1"], attachments: [ce2] }] }
+  - { id: pe3, role: pe, asn: 65000, loopback: 10.255.0.3, vrfs: [{ name: v, rd: "65000:3", import: ["65000:1"], export: ["65000:1"], attachments: [ce3] }] }
+  - { id: rr1, role: p, asn: 65000, loopback: 10.255.0.101, routeReflector: true }
+  - { id: rr2, role: p, asn: 65000, loopback: 10.255.0.102, routeReflector: true }
+links:
+  - { endpoints: [ce1, pe1] }
+  - { endpoints: [ce2, pe2] }
+  - { endpoints: [ce3, pe3] }
+  - { endpoints: [pe1, rr1] }
+  - { endpoints: [pe2, rr1] }
+  - { endpoints: [pe3, rr1] }
+  - { endpoints: [rr1, rr2] }
+  - { endpoints: [pe1, rr2] }
+`;
+
+describe('route reflection in the kernel (RFC 4456)', () => {
+  it('a reflector with 3 clients and a non-client: every client gets every route, stamped with ORIGINATOR_ID and CLUSTER_LIST', () => {
+    const k = new Kernel(topo(TWO_REFLECTORS));
+    k.runUntil(60_000_000);
+    const s = k.snapshot();
+    for (const id of ['pe1', 'pe2', 'pe3', 'rr1', 'rr2']) expect(established(s, id), id).toBe(true);
+    for (const ce of ['ce1', 'ce2', 'ce3']) expect(routes(s, ce).map((r) => r.split(' ')[0])).toEqual(['10.1.0.0/24', '10.2.0.0/24', '10.3.0.0/24']);
+    // pe2 hears pe3's route from rr1 (client to client) with rr1's cluster id and pe3 as originator.
+    const fromRr1 = (bgp(s, 'pe2').rib as unknown as { adjRibIn: Record<string, (Rib[number] & { originatorId?: string; clusterList?: string[] })[]> }).adjRibIn.rr1!;
+    const r3 = fromRr1.find((r) => r.nlri === '65000:3:10.3.0.0/24')!;
+    expect(r3.originatorId).toBe('10.255.0.3');
+    expect(r3.clusterList).toEqual(['10.255.0.101']);
+    // rr2, rr1's non-client, gets the clients' routes; pe1 (a client of both) hears pe2's route twice.
+    expect(bgp(s, 'rr2').rib.locRib['vpn-ipv4']!.map((r) => r.nlri).sort()).toEqual(['65000:1:10.1.0.0/24', '65000:2:10.2.0.0/24', '65000:3:10.3.0.0/24']);
+    const pe1In = (bgp(s, 'pe1').rib as unknown as { adjRibIn: Record<string, Rib> }).adjRibIn;
+    expect(pe1In.rr1!.some((r) => r.nlri === '65000:2:10.2.0.0/24')).toBe(true);
+    expect(pe1In.rr2!.some((r) => r.nlri === '65000:2:10.2.0.0/24')).toBe(true);
+  });
+});
