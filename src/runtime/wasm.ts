@@ -58,3 +58,22 @@ async function compile(bytes: Uint8Array, where: string): Promise<WebAssembly.Mo
     throw new DataplaneLoadError(`data-plane WASM at ${where} does not compile (${String(e)}): ${MISSING_HINT}`, { cause: e });
   }
 }
+
+/** Node reads the file; a browser or worker fetches it. */
+async function loadModule(target: string | URL): Promise<WebAssembly.Module> {
+  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+  if (isNode && (typeof target === 'string' || target.protocol === 'file:')) return loadDataplaneModuleNode(target);
+  return loadDataplaneModuleBrowser(target);
+}
+
+/** Where `node assembly/build.mjs lpm` writes the longest-prefix-match module, relative to this file. */
+export const LPM_WASM_URL = new URL('../../assembly/build/lpm.wasm', import.meta.url);
+
+/** The longest-prefix-match module (assembly/lpm/), for createWasmLpm (dataplane/lpm.ts). */
+export const loadLpmModule = (where?: string | URL): Promise<WebAssembly.Module> => loadModule(where ?? LPM_WASM_URL);
+
+/** Where `node assembly/build.mjs esp` writes the ESP engine module, relative to this file. */
+export const ESP_WASM_URL = new URL('../../assembly/build/esp.wasm', import.meta.url);
+
+/** The ESP engine module (assembly/esp/), for createWasmEspEngine (dataplane/esp-wasm.ts). */
+export const loadEspModule = (where?: string | URL): Promise<WebAssembly.Module> => loadModule(where ?? ESP_WASM_URL);
