@@ -3,8 +3,10 @@
 import checksumWasmUrl from '../../assembly/build/release.wasm?url';
 import { loadDataplaneModuleBrowser } from '../../src/runtime/wasm.ts';
 import { checksumBench } from './checksum.ts';
+import { lpmBench } from './dataplane-lpm.ts';
 import type { BenchRow } from './util.ts';
 
 export const BROWSER_SUITES: Record<string, () => Promise<BenchRow[]>> = {
   checksum: async () => checksumBench(await loadDataplaneModuleBrowser(checksumWasmUrl)),
+  lpm: lpmBench,
 };

@@ -8,6 +8,8 @@ import { loadDataplaneModuleNode } from '../../src/runtime/wasm.ts';
 import { createLab } from '../../src/runtime/node.ts';
 import { browserBench } from './browser.ts';
 import { bgpCodecBench } from './bgp-codec.ts';
+import { bgpReflectorBench } from './bgp-rr.ts';
+import { lpmBench } from './dataplane-lpm.ts';
 
 
 async function kernelBench(): Promise<Row[]> {
@@ -42,8 +44,12 @@ const all: Record<string, () => Promise<Row[]>> = {
   kernel: kernelBench,
   checksum: async () => checksumBench(await loadDataplaneModuleNode()),
   'bgp-codec': bgpCodecBench,
+  'bgp-rr': () => bgpReflectorBench(),
+  bgp: async () => [...(await bgpCodecBench()), ...(await bgpReflectorBench())],
+  lpm: lpmBench,
   // The same suites in Debian's chromium, from the bench page (src/ui/bench.html).
   'browser:checksum': () => browserBench(['checksum']),
+  'browser:lpm': () => browserBench(['lpm']),
 };
 const wanted = process.argv.slice(2).filter((a) => a !== '--');
 const names = wanted.length ? wanted : Object.keys(all);
