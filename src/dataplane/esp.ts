@@ -71,6 +71,10 @@ export const ESP_DROP_REASONS = [
 ] as const;
 export type EspDropReason = (typeof ESP_DROP_REASONS)[number];
 
+/**
+ * One packet's outcome. `bytes` belongs to the caller but may be a view sharing one buffer with the
+ * other results of the same batch: copy it before transferring its buffer.
+ */
 export type EspResult = { ok: true; bytes: Uint8Array; seq: bigint } | { ok: false; reason: EspDropReason };
 
 export interface EspSaCounters {

@@ -10,6 +10,7 @@ import { browserBench } from './browser.ts';
 import { bgpCodecBench } from './bgp-codec.ts';
 import { bgpReflectorBench } from './bgp-rr.ts';
 import { lpmBench } from './dataplane-lpm.ts';
+import { espBench } from './dataplane-esp.ts';
 
 
 async function kernelBench(): Promise<Row[]> {
@@ -47,9 +48,13 @@ const all: Record<string, () => Promise<Row[]>> = {
   'bgp-rr': () => bgpReflectorBench(),
   bgp: async () => [...(await bgpCodecBench()), ...(await bgpReflectorBench())],
   lpm: lpmBench,
+  esp: () => espBench(),
+  dataplane: async () => [...(await espBench()), ...(await lpmBench())],
   // The same suites in Debian's chromium, from the bench page (src/ui/bench.html).
   'browser:checksum': () => browserBench(['checksum']),
   'browser:lpm': () => browserBench(['lpm']),
+  'browser:esp': () => browserBench(['esp']),
+  'browser:dataplane': () => browserBench(['esp', 'lpm']),
 };
 const wanted = process.argv.slice(2).filter((a) => a !== '--');
 const names = wanted.length ? wanted : Object.keys(all);
