@@ -90,7 +90,7 @@ export function buildReport(topology: Topology, snap: LabSnapshot, runtime: stri
     runtime,
     virtualTimeUs: snap.nowUs,
     eventsProcessed: snap.eventsProcessed,
-    nodes: Object.fromEntries(snap.nodes.map((n) => [n.id, { role: n.role, counters: n.counters, interfaces: n.interfaces }])),
+    nodes: Object.fromEntries(snap.nodes.map((n) => [n.id, { role: n.role, counters: n.counters, interfaces: n.interfaces, ...n.apps }])),
     links: Object.fromEntries(
       snap.links.map((l) => [
         l.id,
