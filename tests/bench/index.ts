@@ -11,6 +11,7 @@ import { bgpCodecBench } from './bgp-codec.ts';
 import { bgpReflectorBench } from './bgp-rr.ts';
 import { lpmBench } from './dataplane-lpm.ts';
 import { espBench } from './dataplane-esp.ts';
+import { gkmBench } from './gkm.ts';
 
 
 async function kernelBench(): Promise<Row[]> {
@@ -49,6 +50,7 @@ const all: Record<string, () => Promise<Row[]>> = {
   bgp: async () => [...(await bgpCodecBench()), ...(await bgpReflectorBench())],
   lpm: lpmBench,
   esp: () => espBench(),
+  gkm: gkmBench,
   dataplane: async () => [...(await espBench()), ...(await lpmBench())],
   // The same suites in Debian's chromium, from the bench page (src/ui/bench.html).
   'browser:checksum': () => browserBench(['checksum']),
