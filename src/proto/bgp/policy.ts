@@ -51,24 +51,16 @@ export function preferenceOf(path: Path, r: RouterPolicy): number {
 // --- Inbound. ---
 
 /**
- * The attributes of a received UPDATE as the RIB keeps them: MP_REACH_NLRI, MP_UNREACH_NLRI and
- * NEXT_HOP taken out; AS4_PATH merged for a 2-octet peer; attributes an external peer may not set dropped.
+ * The attributes of a received UPDATE as the RIB reads them: AS4_PATH merged for a 2-octet peer,
+ * attributes an external peer may not set dropped. (NEXT_HOP and the MP attributes RouteAttributes skips.)
  */
-export function inboundAttributes(received: readonly PathAttribute[], peer: PeerSource, as4: boolean): PathAttribute[] {
+export function inboundAttributes(received: readonly PathAttribute[], peer: PeerSource, as4: boolean): readonly PathAttribute[] {
   // RFC 6793 §4.2.3: rebuild AS_PATH / AGGREGATOR from AS4_PATH / AS4_AGGREGATOR of an OLD speaker.
   const list = as4 ? received : attributesFromAs2Peer(received);
-  const out: PathAttribute[] = [];
-  for (const a of list) {
-    if (a.type === 'NEXT_HOP' || a.type === 'MP_REACH_NLRI' || a.type === 'MP_UNREACH_NLRI') continue;
-    if (!peer.internal) {
-      // RFC 4271 §5.1.5 and RFC 7606 §7.5: LOCAL_PREF from an external peer is ignored.
-      if (a.type === 'LOCAL_PREF') continue;
-      // RFC 7606 §7.9 and §7.10: ORIGINATOR_ID and CLUSTER_LIST from an external peer are discarded.
-      if (a.type === 'ORIGINATOR_ID' || a.type === 'CLUSTER_LIST') continue;
-    }
-    out.push(a);
-  }
-  return out;
+  if (peer.internal) return list;
+  // RFC 4271 §5.1.5 and RFC 7606 §7.5: LOCAL_PREF from an external peer is ignored. RFC 7606 §7.9
+  // and §7.10: ORIGINATOR_ID and CLUSTER_LIST from an external peer are discarded.
+  return list.filter((a) => a.type !== 'LOCAL_PREF' && a.type !== 'ORIGINATOR_ID' && a.type !== 'CLUSTER_LIST');
 }
 
 /**
@@ -86,7 +78,7 @@ export function ineligibility(attrs: RouteAttributes, peer: PeerSource, r: Route
   // RFC 4456 §8: a reflected route carrying our own BGP Identifier as ORIGINATOR_ID is ignored.
   if (attrs.originatorId === r.routerId) return 'originator-id-loop';
   // RFC 4456 §8: a route whose CLUSTER_LIST holds our cluster id is ignored.
-  if (attrs.clusterList.includes(r.clusterId)) return 'cluster-list-loop';
+  if (attrs.clusterList?.includes(r.clusterId)) return 'cluster-list-loop';
   // RFC 4271 §6.3: a NEXT_HOP that is an address of the receiving speaker is semantically incorrect.
   // (RFC 4684 membership routes name their advertiser as next hop; that check does not apply there.)
   if (family !== 'rt-membership' && r.localAddresses.has(attrs.nextHop)) return 'next-hop-self';
@@ -109,7 +101,7 @@ export function mayAdvertise(path: Path, table: Table, g: GroupPolicy): boolean 
   if (attrs.clientsOnly && !g.routeReflectorClient) return false;
   // VPN-IPv4 to an external peer is inter-AS VPN (RFC 4364 §10), not modelled here.
   if (table.family === 'vpn-ipv4' && !g.internal) return false;
-  // A VRF's routes go to the CEs of that VRF (RFC 4364 §4.2); imports and CE routes alike.
+  // A VRF's routes go to the CEs of that VRF (RFC 4364 §8); imports and CE routes alike.
   if (table.vrf !== undefined) return true;
   const source = path.source;
   if (source.kind !== 'peer') return true;
@@ -131,40 +123,27 @@ export function outboundAttributes(path: Path, family: Family, g: GroupPolicy, r
   const local = path.peer === undefined;
   // Reflection (RFC 4456 §6): a route from an internal peer going to an internal peer.
   const reflecting = g.internal && source.kind === 'peer' && source.internal;
-  const out: PathAttribute[] = [];
-  let asPath: AsPathSegment[] | undefined;
-  for (const a of attrs.list) {
-    switch (a.type) {
-      case 'AS_PATH':
-        asPath = a.value;
-        break;
-      case 'MULTI_EXIT_DISC':
-        // RFC 4271 §5.1.4: a MED received from a neighbouring AS may go to internal peers but
-        // never to another neighbouring AS; one we set ourselves may.
-        if (g.internal || local) out.push(a);
-        break;
-      case 'LOCAL_PREF':
-      case 'ORIGINATOR_ID':
-      case 'CLUSTER_LIST':
-        break; // made below
-      case 'EXTENDED_COMMUNITIES': {
-        // RFC 4360 §2: non-transitive extended communities do not leave the AS.
-        const keep = g.internal ? a.value : a.value.filter(isTransitiveExtendedCommunity);
-        if (keep.length === a.value.length) out.push(a);
-        else if (keep.length) out.push({ ...a, value: keep });
-        break;
-      }
-      case 'UNRECOGNIZED':
-        // RFC 4271 §5: an unrecognized non-transitive optional attribute is not passed on; a
-        // transitive one is, with the Partial bit set.
-        if (a.flags & ATTR_FLAG.TRANSITIVE) out.push({ ...a, flags: a.flags | ATTR_FLAG.PARTIAL });
-        break;
-      default:
-        out.push(a);
+  const out: PathAttribute[] = [attribute('ORIGIN', attrs.origin)];
+  // RFC 4271 §5.1.4: a MED received from a neighbouring AS may go to internal peers but never to
+  // another neighbouring AS; one we set ourselves may.
+  if (attrs.med !== undefined && (g.internal || local)) out.push(attribute('MULTI_EXIT_DISC', attrs.med));
+  for (const a of attrs.others) {
+    if (a.type === 'EXTENDED_COMMUNITIES') {
+      // RFC 4360 §2: non-transitive extended communities do not leave the AS.
+      const keep = g.internal ? a.value : a.value.filter(isTransitiveExtendedCommunity);
+      if (keep.length === a.value.length) out.push(a);
+      else if (keep.length) out.push({ ...a, value: keep });
+    } else if (a.type === 'UNRECOGNIZED') {
+      // RFC 4271 §5: an unrecognized non-transitive optional attribute is not passed on; a
+      // transitive one is, with the Partial bit set.
+      if (a.flags & ATTR_FLAG.TRANSITIVE) out.push({ ...a, flags: a.flags | ATTR_FLAG.PARTIAL });
+    } else {
+      out.push(a);
     }
   }
+  const asPath = attrs.asPath as AsPathSegment[];
   // RFC 4271 §5.1.2: towards an external peer our AS goes first; towards an internal one, unchanged.
-  out.push(attribute('AS_PATH', g.internal ? (asPath ?? []) : prependAs(asPath ?? [], r.localAs)));
+  out.push(attribute('AS_PATH', g.internal ? asPath : prependAs(asPath, r.localAs)));
   let nextHop = attrs.nextHop;
   // RFC 4271 §5.1.3: towards an external peer the NEXT_HOP is our address on the shared link.
   if (!g.internal) nextHop = g.localAddress;
@@ -178,12 +157,12 @@ export function outboundAttributes(path: Path, family: Family, g: GroupPolicy, r
   if (g.internal && family === 'rt-membership' && g.routeReflectorClient) {
     // RFC 4684 §3.2: membership routes to a client carry our router id as ORIGINATOR_ID.
     out.push(attribute('ORIGINATOR_ID', r.routerId));
-    if (reflecting) out.push(attribute('CLUSTER_LIST', [r.clusterId, ...attrs.clusterList]));
+    if (reflecting) out.push(attribute('CLUSTER_LIST', [r.clusterId, ...(attrs.clusterList ?? [])]));
   } else if (reflecting) {
     // RFC 4456 §8: the reflector sets ORIGINATOR_ID to the advertising peer's id unless already set,
     // and prepends its cluster id to CLUSTER_LIST.
     out.push(attribute('ORIGINATOR_ID', attrs.originatorId ?? (source.kind === 'peer' ? source.bgpIdentifier : r.routerId)));
-    out.push(attribute('CLUSTER_LIST', [r.clusterId, ...attrs.clusterList]));
+    out.push(attribute('CLUSTER_LIST', [r.clusterId, ...(attrs.clusterList ?? [])]));
   }
   // RFC 4271 §4.3 leaves the order free; type-code order is what most speakers send.
   out.sort((a, b) => typeCodeOf(a) - typeCodeOf(b));

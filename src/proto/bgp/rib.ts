@@ -1,16 +1,15 @@
 // RIB building blocks (RFC 4271 §3.2, §9): route attributes as the decision process reads them, paths
 // (one per source per destination: the Adj-RIB-In), destinations (the Loc-RIB entry) and tables. No policy, no I/O.
 //
-// A destination holds every path to one NLRI, one per source (RFC 4271 §3.2: the Adj-RIB-In of each
-// peer is the set of paths whose source is that peer), chained through `next`, and the best of them
-// (the Loc-RIB). Paths are immutable: an implicit withdraw replaces the path object, so "the best
-// path changed" is an identity test. Attributes are shared by every path one UPDATE announced.
+// A destination holds every path to one NLRI, one per source (RFC 4271 §3.2: the Adj-RIB-In of a peer
+// is the set of paths whose source is that peer), and the best of them (the Loc-RIB entry). Paths are
+// immutable and shared by every prefix one UPDATE announced: an implicit withdraw puts a new path in
+// place, so "the best path changed" is an identity test. Sized for millions of routes: see Destination.
 
 import type { Ipv4Prefix } from '../../lib/addr.ts';
 import { formatIpv4 } from '../../lib/addr.ts';
-import { assert } from '../../lib/errors.ts';
-import type { Aggregator, AsPathSegment, PathAttribute } from './attributes.ts';
-import { AS_SEQUENCE, ATTR_TYPE, asPathLength } from './attributes.ts';
+import type { AsPathSegment, PathAttribute } from './attributes.ts';
+import { AS_SEQUENCE, ATTR_TYPE, asPathLength, attribute } from './attributes.ts';
 import type { ExtendedCommunity } from './communities.ts';
 import { extendedCommunityBytes } from './communities.ts';
 import type { DecisionReason } from './decision.ts';
@@ -28,15 +27,20 @@ export function routeTargetKey(rt: ExtendedCommunity): string {
   return hexOf(extendedCommunityBytes(rt));
 }
 
+/** The empty list every attribute-less field shares (one per route adds up). */
+const NONE: readonly never[] = Object.freeze([]);
+
 /** Attribute type code of a path attribute (known or not), for ordering on the wire. */
 export function typeCodeOf(a: PathAttribute): number {
   return a.type === 'UNRECOGNIZED' ? a.typeCode : ATTR_TYPE[a.type];
 }
 
 /**
- * The path attributes of one route as received or originated (MP_REACH_NLRI / MP_UNREACH_NLRI taken
- * out, NEXT_HOP moved to `nextHop`), plus the fields the decision process and the policies read.
- * Immutable and shared by every path of one UPDATE.
+ * The path attributes of one route as received or originated, read into the fields the decision
+ * process and the policies use. Immutable and shared by every path of one UPDATE. Only attributes
+ * with no field of their own are kept as objects (`others`, flags as received, so a Partial bit
+ * survives); `list` rebuilds the whole set. NEXT_HOP (or the MP_REACH_NLRI next hop, RFC 4760 §3)
+ * is `nextHop`; NEXT_HOP, MP_REACH_NLRI and MP_UNREACH_NLRI in the input are not attributes of the route.
  */
 export class RouteAttributes {
   readonly origin: number;
@@ -47,37 +51,34 @@ export class RouteAttributes {
   readonly med: number | undefined;
   readonly localPref: number | undefined;
   readonly originatorId: number | undefined;
-  readonly clusterList: readonly number[];
+  readonly clusterList: readonly number[] | undefined;
+  /** ATOMIC_AGGREGATE, AGGREGATOR, COMMUNITIES, EXTENDED_COMMUNITIES, unrecognized ones, in order received. */
+  readonly others: readonly PathAttribute[];
   readonly communities: readonly number[];
   readonly extendedCommunities: readonly ExtendedCommunity[];
   /** Route targets among the extended communities, as 8-octet keys (routeTargetKey). */
   readonly routeTargetKeys: readonly string[];
   readonly securityGatewayIdentity: SecurityGatewayIdentity | undefined;
-  /** Attributes with no field above (ATOMIC_AGGREGATE, AGGREGATOR, unrecognized ones), flags as received. */
-  readonly others: readonly PathAttribute[];
-  readonly aggregator: Aggregator | undefined;
-  /** Per update group: the attributes as that group sends them (update-groups.ts fills it). */
-  exportCache: Map<unknown, unknown> | undefined;
+  /** Per update group id: the attributes as that group sends them (update-groups.ts fills it). */
+  exportCache: Map<number, unknown> | undefined;
 
   constructor(
-    /** The attributes, without NEXT_HOP, MP_REACH_NLRI and MP_UNREACH_NLRI; flags kept as received. */
-    readonly list: readonly PathAttribute[],
+    attributes: readonly PathAttribute[],
     /** NEXT_HOP, or the next hop of MP_REACH_NLRI (RFC 4760 §3). */
     readonly nextHop: number,
     /** Advertise to route reflector clients only (the RFC 4684 default membership a reflector originates). */
     readonly clientsOnly = false,
   ) {
     let origin = 0;
-    let asPath: readonly AsPathSegment[] = [];
+    let asPath: readonly AsPathSegment[] = NONE;
     let med: number | undefined;
     let localPref: number | undefined;
     let originatorId: number | undefined;
-    let clusterList: readonly number[] = [];
-    let communities: readonly number[] = [];
-    let ext: readonly ExtendedCommunity[] = [];
-    let aggregator: Aggregator | undefined;
-    const others: PathAttribute[] = [];
-    for (const a of list) {
+    let clusterList: readonly number[] | undefined;
+    let communities: readonly number[] = NONE;
+    let ext: readonly ExtendedCommunity[] = NONE;
+    let others: PathAttribute[] | undefined;
+    for (const a of attributes) {
       switch (a.type) {
         case 'ORIGIN':
           origin = a.value;
@@ -97,23 +98,20 @@ export class RouteAttributes {
         case 'CLUSTER_LIST':
           clusterList = a.value;
           break;
-        case 'COMMUNITIES':
-          communities = a.value;
-          break;
-        case 'EXTENDED_COMMUNITIES':
-          ext = a.value;
-          break;
         case 'NEXT_HOP':
         case 'MP_REACH_NLRI':
         case 'MP_UNREACH_NLRI':
-          assert(false, `RouteAttributes: ${a.type} does not belong in the list`);
           break;
-        case 'AGGREGATOR':
-          aggregator = a.value;
-          others.push(a);
+        case 'COMMUNITIES':
+          communities = a.value;
+          (others ??= []).push(a);
+          break;
+        case 'EXTENDED_COMMUNITIES':
+          ext = a.value;
+          (others ??= []).push(a);
           break;
         default:
-          others.push(a);
+          (others ??= []).push(a);
       }
     }
     this.origin = origin;
@@ -125,19 +123,29 @@ export class RouteAttributes {
     this.localPref = localPref;
     this.originatorId = originatorId;
     this.clusterList = clusterList;
+    this.others = others ?? NONE;
     this.communities = communities;
     this.extendedCommunities = ext;
-    const rts: string[] = [];
+    let rts: string[] | undefined;
     let sgi: SecurityGatewayIdentity | undefined;
     for (const ec of ext) {
-      if (ec.type === 'ROUTE_TARGET') rts.push(routeTargetKey(ec));
+      if (ec.type === 'ROUTE_TARGET') (rts ??= []).push(routeTargetKey(ec));
       else if (ec.type === 'SECURITY_GATEWAY_IDENTITY' && !sgi) sgi = ec;
     }
-    this.routeTargetKeys = rts;
+    this.routeTargetKeys = rts ?? NONE;
     this.securityGatewayIdentity = sgi;
-    this.others = others;
-    this.aggregator = aggregator;
     this.exportCache = undefined;
+  }
+
+  /** Every attribute (NEXT_HOP aside), in type-code order; rebuilt on each call. */
+  get list(): PathAttribute[] {
+    const out: PathAttribute[] = [attribute('ORIGIN', this.origin), attribute('AS_PATH', this.asPath as AsPathSegment[])];
+    if (this.med !== undefined) out.push(attribute('MULTI_EXIT_DISC', this.med));
+    if (this.localPref !== undefined) out.push(attribute('LOCAL_PREF', this.localPref));
+    if (this.originatorId !== undefined) out.push(attribute('ORIGINATOR_ID', this.originatorId));
+    if (this.clusterList !== undefined) out.push(attribute('CLUSTER_LIST', this.clusterList as number[]));
+    out.push(...this.others);
+    return out.sort((a, b) => typeCodeOf(a) - typeCodeOf(b));
   }
 
   /** True when `asNumber` appears anywhere in the AS_PATH (RFC 4271 §9.1.2 loop check). */
@@ -179,6 +187,8 @@ export interface VrfExportSource {
 export interface ImportSource {
   readonly kind: 'import';
   readonly from: Destination<'vpn-ipv4'>;
+  /** Creation order: the final tie-break between two imports of one prefix. */
+  readonly order: number;
 }
 
 export type RouteSource = PeerSource | LocalSource | VrfExportSource | ImportSource;
@@ -196,10 +206,11 @@ export type IneligibleReason =
   /** RFC 4271 §6.3: NEXT_HOP is an address of this speaker (semantically incorrect). */
   | 'next-hop-self';
 
-/** One route to a destination from one source: an Adj-RIB-In entry, or a local / imported one. */
+/**
+ * One route from one source: an Adj-RIB-In entry, or a local / imported one. Immutable and shared by
+ * every destination the same UPDATE announced it for (a destination holds one path per source).
+ */
 export class Path {
-  /** Next path of the same destination. */
-  next: Path | undefined = undefined;
   constructor(
     readonly source: RouteSource,
     readonly attrs: RouteAttributes,
@@ -207,13 +218,11 @@ export class Path {
     readonly labels: readonly number[] | undefined,
     /** Set when a receive-time check rules the path out (kept for inspection, never selected). */
     readonly ineligible: IneligibleReason | undefined,
-    /** For an imported path: the VPN-IPv4 path it was made from. */
-    readonly importedFrom: Path | undefined = undefined,
   ) {}
 
-  /** The path whose source describes the advertising speaker (through imports). */
+  /** The path whose source describes the advertising speaker: itself, or what an import was made from. */
   get origin(): Path {
-    return this.importedFrom ?? this;
+    return this;
   }
 
   /** The peer the route was learned from, through imports; undefined when this router originated it. */
@@ -223,73 +232,110 @@ export class Path {
   }
 }
 
+/** A VRF path made from a VPN-IPv4 path (RFC 4364 §4.3.1): same attributes and labels. */
+export class ImportedPath extends Path {
+  constructor(
+    source: ImportSource,
+    /** The VPN-IPv4 path it was made from. */
+    readonly importedFrom: Path,
+  ) {
+    super(source, importedFrom.attrs, importedFrom.labels, undefined);
+  }
+
+  override get origin(): Path {
+    return this.importedFrom;
+  }
+}
+
 /** Destination flags. */
 export const DEST_DIRTY = 1;
 export const DEST_IN_FEED = 2;
 
-/** Every path to one NLRI in one table and the best of them: one Loc-RIB entry. */
-export class Destination<F extends Family = Family> {
-  head: Path | undefined = undefined;
-  best: Path | undefined = undefined;
-  reason: DecisionReason = 'only-candidate';
-  flags = 0;
-  /** How many update groups hold this destination in their Adj-RIB-Out (it is kept while > 0). */
-  outRefs = 0;
-  /** The import source that stands for this VPN-IPv4 destination in VRFs (created on first import). */
-  importSource: ImportSource | undefined = undefined;
+/**
+ * Every path to one NLRI in one table (one per source) and the best of them: one Loc-RIB entry.
+ *
+ * There is one per route, so it is a plain record made by one object literal in `Table` (the engine
+ * then allocates these straight into the old generation instead of copying each one out of the
+ * young one), and it keeps no prefix object: an IPv4 destination holds its address and length.
+ */
+export interface Destination<F extends Family = Family> {
+  readonly table: Table<F>;
+  /** The paths, one per source: none, one, or several. Change them with setPath / removePath. */
+  paths: Path | Path[] | undefined;
+  best: Path | undefined;
+  reason: DecisionReason;
+  /** DEST_DIRTY | DEST_IN_FEED. */
+  flags: number;
+  /** IPv4 unicast: the address as a signed 32-bit integer (the table key) and the prefix length. */
+  readonly addr?: number;
+  readonly len?: number;
+  /** Other families: the NLRI. Read any family's through `nlriOf`. */
+  readonly nlri?: NlriOf[F];
+  /** VPN-IPv4: the import source that stands for this destination in VRFs, once made. */
+  importSource?: ImportSource | undefined;
+}
 
-  constructor(
-    readonly table: Table<F>,
-    readonly id: number,
-    readonly key: number | string,
-    readonly nlri: NlriOf[F],
-  ) {}
+/** The NLRI of a destination (made afresh for IPv4 unicast, which keeps no prefix object). */
+export function nlriOf<F extends Family>(d: Destination<F>): NlriOf[F] {
+  return d.nlri ?? ({ family: 4, addr: d.addr! >>> 0, len: d.len! } as NlriOf[F]);
+}
 
-  /** The path from `source`, if any. */
-  pathFrom(source: RouteSource): Path | undefined {
-    for (let p = this.head; p; p = p.next) if (p.source === source) return p;
+/** The path from `source`, if any. */
+export function pathFrom(d: Destination, source: RouteSource): Path | undefined {
+  const ps = d.paths;
+  if (ps === undefined) return undefined;
+  if (ps instanceof Path) return ps.source === source ? ps : undefined;
+  for (const p of ps) if (p.source === source) return p;
+  return undefined;
+}
+
+/** Puts `path` in place of the path from the same source (implicit withdraw), or adds it. Returns the old one. */
+export function setPath(d: Destination, path: Path): Path | undefined {
+  const ps = d.paths;
+  if (ps === undefined) {
+    d.paths = path;
     return undefined;
   }
-
-  /** Puts `path` in place of the path from the same source (implicit withdraw), or adds it. Returns the old one. */
-  setPath(path: Path): Path | undefined {
-    let prev: Path | undefined;
-    for (let p = this.head; p; prev = p, p = p.next) {
-      if (p.source === path.source) {
-        path.next = p.next;
-        if (prev) prev.next = path;
-        else this.head = path;
-        return p;
-      }
+  if (ps instanceof Path) {
+    if (ps.source === path.source) {
+      d.paths = path;
+      return ps;
     }
-    path.next = this.head;
-    this.head = path;
+    d.paths = [ps, path];
     return undefined;
   }
-
-  /** Removes the path from `source`; returns it. */
-  removePath(source: RouteSource): Path | undefined {
-    let prev: Path | undefined;
-    for (let p = this.head; p; prev = p, p = p.next) {
-      if (p.source === source) {
-        if (prev) prev.next = p.next;
-        else this.head = p.next;
-        return p;
-      }
+  for (let i = 0; i < ps.length; i++) {
+    const old = ps[i]!;
+    if (old.source === path.source) {
+      ps[i] = path;
+      return old;
     }
-    return undefined;
   }
+  ps.push(path);
+  return undefined;
+}
 
-  paths(): Path[] {
-    const out: Path[] = [];
-    for (let p = this.head; p; p = p.next) out.push(p);
-    return out;
+/** Removes the path from `source`; returns it. */
+export function removePath(d: Destination, source: RouteSource): Path | undefined {
+  const ps = d.paths;
+  if (ps === undefined) return undefined;
+  if (ps instanceof Path) {
+    if (ps.source !== source) return undefined;
+    d.paths = undefined;
+    return ps;
   }
+  const i = ps.findIndex((p) => p.source === source);
+  if (i < 0) return undefined;
+  const old = ps[i]!;
+  ps.splice(i, 1);
+  if (ps.length === 1) d.paths = ps[0];
+  return old;
+}
 
-  /** True when nothing refers to this destination any more and the table may forget it. */
-  get disposable(): boolean {
-    return this.head === undefined && this.best === undefined && this.outRefs === 0 && this.flags === 0;
-  }
+/** The paths as a fresh array. */
+export function pathsOf(d: Destination): Path[] {
+  const ps = d.paths;
+  return ps === undefined ? [] : ps instanceof Path ? [ps] : [...ps];
 }
 
 // --- Keys: one per NLRI of a family (labels are not part of a VPN-IPv4 route's identity, RFC 4364 §4.3.4). ---
@@ -298,6 +344,7 @@ export function rdKey(rd: RouteDistinguisher): string {
   return `${rd.type}:${rd.administrator}:${rd.assignedNumber}`;
 }
 
+/** A key for one NLRI, unique within its family (for maps and signatures). */
 export function nlriKey<F extends Family>(family: F, n: NlriOf[F]): number | string {
   switch (family) {
     case 'ipv4-unicast': {
@@ -336,48 +383,94 @@ export function formatNlri<F extends Family>(family: F, n: NlriOf[F]): string {
 export interface TableSubscriber {
   /** The best path of `dest` changed from `old`. */
   bestChanged(dest: Destination, old: Path | undefined): void;
+  /** True while the subscriber refers to `dest` (an update group's Adj-RIB-Out): the table keeps it. */
+  holds?(dest: Destination): boolean;
 }
 
-/** The destinations of one family in one routing context: the global tables, or one VRF's. */
+/**
+ * The destinations of one family in one routing context: the global tables, or one VRF's. IPv4
+ * prefixes are kept in one map per prefix length keyed by the address as a signed 32-bit integer
+ * (a small integer to the JavaScript engine: no allocation, cheap hashing); other NLRI by string key.
+ */
 export class Table<F extends Family = Family> {
-  private readonly map = new Map<number | string, Destination<F>>();
+  private readonly byLength: Map<number, Destination<F>>[] | undefined;
+  private readonly byKey: Map<string, Destination<F>> | undefined;
+  private count = 0;
   readonly subscribers: TableSubscriber[] = [];
 
   constructor(
     readonly family: F,
     /** The VRF this table belongs to; undefined for the global tables. */
     readonly vrf: string | undefined,
-    private readonly nextId: () => number,
-  ) {}
+  ) {
+    if (family === 'ipv4-unicast') this.byLength = Array.from({ length: 33 }, () => new Map());
+    else this.byKey = new Map();
+  }
 
   get name(): string {
     return this.vrf === undefined ? this.family : `vrf ${this.vrf}`;
   }
 
+  /** Number of destinations held. */
   get size(): number {
-    return this.map.size;
+    return this.count;
   }
 
   get(nlri: NlriOf[F]): Destination<F> | undefined {
-    return this.map.get(nlriKey(this.family, nlri));
+    if (this.byLength) {
+      const p = nlri as Ipv4Prefix;
+      return this.byLength[p.len]!.get(p.addr | 0);
+    }
+    return this.byKey!.get(nlriKey(this.family, nlri) as string);
   }
 
   getOrCreate(nlri: NlriOf[F]): Destination<F> {
-    const key = nlriKey(this.family, nlri);
-    let d = this.map.get(key);
+    if (this.byLength) {
+      const p = nlri as Ipv4Prefix;
+      const addr = p.addr | 0;
+      const m = this.byLength[p.len]!;
+      let d = m.get(addr);
+      if (!d) {
+        d = { table: this, paths: undefined, best: undefined, reason: 'only-candidate', flags: 0, addr, len: p.len };
+        m.set(addr, d);
+        this.count++;
+      }
+      return d;
+    }
+    const key = nlriKey(this.family, nlri) as string;
+    let d = this.byKey!.get(key);
     if (!d) {
-      d = new Destination<F>(this, this.nextId(), key, nlri);
-      this.map.set(key, d);
+      d = { table: this, paths: undefined, best: undefined, reason: 'only-candidate', flags: 0, nlri, importSource: undefined };
+      this.byKey!.set(key, d);
+      this.count++;
     }
     return d;
   }
 
-  /** Forgets `dest` when nothing refers to it (bounds the table by what is in use). */
+  /** Forgets `dest` when nothing refers to it any more (bounds the table by what is in use). */
   release(dest: Destination<F>): void {
-    if (dest.disposable && this.map.get(dest.key) === dest) this.map.delete(dest.key);
+    if (dest.paths !== undefined || dest.best !== undefined || dest.flags !== 0) return;
+    for (const s of this.subscribers) if (s.holds?.(dest)) return;
+    if (this.byLength) {
+      const m = this.byLength[dest.len!]!;
+      if (m.get(dest.addr!) === dest) {
+        m.delete(dest.addr!);
+        this.count--;
+      }
+      return;
+    }
+    const key = nlriKey(this.family, dest.nlri!) as string;
+    if (this.byKey!.get(key) === dest) {
+      this.byKey!.delete(key);
+      this.count--;
+    }
   }
 
-  values(): IterableIterator<Destination<F>> {
-    return this.map.values();
+  *values(): Generator<Destination<F>> {
+    if (this.byLength) {
+      for (const m of this.byLength) yield* m.values();
+    } else {
+      yield* this.byKey!.values();
+    }
   }
 }

@@ -20,13 +20,14 @@ import { multiprotocol } from './capabilities.ts';
 import type { ExtendedCommunity } from './communities.ts';
 import type { DecisionCandidate, DecisionReason } from './decision.ts';
 import { selectBest } from './decision.ts';
-import type { Decoded } from './message.ts';
+import type { BgpDecodeError } from './errors.ts';
+import type { BgpMessage } from './message.ts';
 import type { Family, NlriOf, RouteDistinguisher, RtMembershipNlri, VpnIpv4Nlri } from './nlri.ts';
 import { familyOf } from './nlri.ts';
 import type { GroupPolicy, RouterPolicy } from './policy.ts';
 import { ineligibility, inboundAttributes, leftmostAsMismatch, preferenceOf } from './policy.ts';
-import type { IneligibleReason, LocalSource, PeerSource, RouteTarget, SecurityGatewayIdentity, TableSubscriber } from './rib.ts';
-import { DEST_DIRTY, DEST_IN_FEED, Destination, Path, RouteAttributes, Table, formatNlri, typeCodeOf } from './rib.ts';
+import type { Destination, IneligibleReason, LocalSource, RouteTarget, SecurityGatewayIdentity, TableSubscriber } from './rib.ts';
+import { DEST_DIRTY, DEST_IN_FEED, ImportedPath, Path, RouteAttributes, Table, formatNlri, nlriOf, pathFrom, pathsOf, removePath, setPath, typeCodeOf } from './rib.ts';
 import { RtFilter, defaultMembership, membershipFor } from './rtc.ts';
 import type { Export, GroupCounters, GroupMember } from './update-groups.ts';
 import { UpdateGroup } from './update-groups.ts';
@@ -50,7 +51,7 @@ export interface PeerConfig {
   routeReflectorClient?: boolean;
   /** Families we offer (RFC 4760 capability); default IPv4 unicast. */
   families?: readonly Family[];
-  /** A CE-facing attachment: the peer's IPv4 routes live in this VRF (RFC 4364 §4.2). */
+  /** A CE-facing attachment: the peer's IPv4 routes live in this VRF (RFC 4364 §3.1, §7). */
   vrf?: string;
   /** Towards an internal peer: NEXT_HOP self on routes we do not reflect. */
   nextHopSelf?: boolean;
@@ -124,36 +125,49 @@ export interface BgpOutput {
 export type TableRef = Family | { vrf: string };
 
 export interface RouteView {
-  family: Family;
-  vrf: string | undefined;
-  /** The NLRI as text (`10.1.0.0/16`, `65000:1:10.1.0.0/16`, `65000:0002fde80000000a/96`). */
-  nlri: string;
-  prefix: Ipv4Prefix | undefined;
-  rd: RouteDistinguisher | undefined;
-  membership: RtMembershipNlri | undefined;
-  labels: readonly number[] | undefined;
-  nextHop: number;
+  readonly family: Family;
+  readonly vrf: string | undefined;
+  /** The NLRI as text (`10.1.0.0/16`, `65000:1:10.1.0.0/16`, `65000:0002fde80000000a/96`); formatted when read. */
+  readonly nlri: string;
+  readonly prefix: Ipv4Prefix | undefined;
+  readonly rd: RouteDistinguisher | undefined;
+  readonly membership: RtMembershipNlri | undefined;
+  readonly labels: readonly number[] | undefined;
+  readonly nextHop: number;
   /** As held (RIB views) or as sent (Adj-RIB-Out views); the NEXT_HOP is `nextHop`, not in the list. */
-  attributes: readonly PathAttribute[];
+  readonly attributes: readonly PathAttribute[];
   /** A peer id; `local`; `vrf NAME` (our export of a VRF route); `import PEER` / `import local`. */
-  from: string;
-  best: boolean;
+  readonly from: string;
+  readonly best: boolean;
   /** For the best route: the decision step that chose it. */
-  reason: DecisionReason | undefined;
-  /** For another route: the step that removed it. */
+  readonly reason: DecisionReason | undefined;
+  /** For another route (`explain`): the step that removed it. */
   eliminatedBy: DecisionReason | undefined;
+  /** Why the route takes no part in the decision process (`explain` adds an unreachable NEXT_HOP). */
   ineligible: IneligibleReason | undefined;
-  securityGatewayIdentity: SecurityGatewayIdentity | undefined;
+  readonly securityGatewayIdentity: SecurityGatewayIdentity | undefined;
+}
+
+/**
+ * A decoded UPDATE with its RFC 7606 outcome: the codec's `Decoded`, or the session's `update`
+ * output (which also says `treatAsWithdraw`).
+ */
+export interface ReceivedUpdate {
+  message: BgpMessage;
+  /** Every error below session-reset the decoder kept going after (RFC 7606 §3). */
+  errors: readonly BgpDecodeError[];
+  treatAsWithdraw?: boolean;
 }
 
 /** A best-route change: `best` undefined means the destination is gone. */
 export interface RouteChange {
-  family: Family;
-  vrf: string | undefined;
-  nlri: string;
-  prefix: Ipv4Prefix | undefined;
-  rd: RouteDistinguisher | undefined;
-  best: RouteView | undefined;
+  readonly family: Family;
+  readonly vrf: string | undefined;
+  /** Formatted when read. */
+  readonly nlri: string;
+  readonly prefix: Ipv4Prefix | undefined;
+  readonly rd: RouteDistinguisher | undefined;
+  readonly best: RouteView | undefined;
 }
 
 export interface VrfView {
@@ -177,6 +191,8 @@ export interface BgpRouterStats extends GroupCounters {
   /** Destinations the decision process ran for. */
   decisions: number;
   updateGroups: number;
+  /** Destinations held in all tables (each is forgotten once nothing refers to it). */
+  destinations: number;
 }
 
 // --- Peers. ---
@@ -196,7 +212,6 @@ class PeerState implements GroupMember {
   group: UpdateGroup | undefined = undefined;
   rtFilter: RtFilter | undefined = undefined;
   rtFilterBefore: RtFilter | undefined | null = null;
-  rtFilterDirty = false;
   prefixCount = 0;
 
   constructor(
@@ -248,7 +263,7 @@ export class BgpRouter {
   private feedHead = 0;
   private queue: Batch[] = [];
   private queueHead = 0;
-  private ids = 0;
+  private importSources = 0;
   private groupIds = 0;
   private readonly counters: BgpRouterStats = {
     updatesReceived: 0,
@@ -260,6 +275,7 @@ export class BgpRouter {
     attributesTooLong: 0,
     decisions: 0,
     updateGroups: 0,
+    destinations: 0,
   };
 
   constructor(config: BgpRouterConfig) {
@@ -272,14 +288,13 @@ export class BgpRouter {
     this.igpCost = config.igpCost ?? (() => 0);
     this.nextHopReachable = config.nextHopReachable ?? (() => true);
     this.feedEnabled = config.routeChanges ?? true;
-    const nextId = (): number => ++this.ids;
-    this.ipv4 = new Table('ipv4-unicast', undefined, nextId);
-    this.vpn = new Table('vpn-ipv4', undefined, nextId);
-    this.rtm = new Table('rt-membership', undefined, nextId);
+    this.ipv4 = new Table('ipv4-unicast', undefined);
+    this.vpn = new Table('vpn-ipv4', undefined);
+    this.rtm = new Table('rt-membership', undefined);
     this.vpn.subscribers.push({ bestChanged: (d, old) => this.vpnBestChanged(d as Destination<'vpn-ipv4'>, old) });
     (config.vrfs ?? []).forEach((vc, i) => {
       assert(!this.vrfByName.has(vc.name), `BgpRouter: VRF ${vc.name} configured twice`);
-      const vrf = new Vrf(vc, VRF_LABEL_BASE + i, new Table('ipv4-unicast', vc.name, nextId));
+      const vrf = new Vrf(vc, VRF_LABEL_BASE + i, new Table('ipv4-unicast', vc.name));
       const hook: TableSubscriber = { bestChanged: (d, old) => this.vrfBestChanged(vrf, d as Destination<'ipv4-unicast'>, old) };
       vrf.table.subscribers.push(hook);
       this.vrfByName.set(vc.name, vrf);
@@ -347,7 +362,6 @@ export class BgpRouter {
     p.prefixCount = 0;
     p.rtFilter = undefined;
     p.rtFilterBefore = null;
-    p.rtFilterDirty = false;
     this.rtDirty.delete(p);
   }
 
@@ -370,14 +384,14 @@ export class BgpRouter {
    * withdrawals (explicit, and implicit by replacement), announcements, treat-as-withdraw and
    * AFI/SAFI disable. A `session-reset` error never gets here: the session sends its NOTIFICATION.
    */
-  receiveUpdate(id: PeerId, decoded: Decoded): ReceiveResult {
+  receiveUpdate(id: PeerId, decoded: ReceivedUpdate): ReceiveResult {
     const p = this.peer(id);
     assert(p.up, `receiveUpdate: ${id} is not up`);
     const u = decoded.message;
     assert(u.type === 'UPDATE', `receiveUpdate: ${u.type} is not an UPDATE`);
     const result: ReceiveResult = { announced: 0, withdrawn: 0, ignored: 0, maxPrefixesExceeded: false };
     this.counters.updatesReceived++;
-    let treatAsWithdraw = false;
+    let treatAsWithdraw = decoded.treatAsWithdraw ?? false;
     for (const e of decoded.errors) {
       if (e.severity === 'treat-as-withdraw') treatAsWithdraw = true;
       else if (e.severity === 'af-disable') {
@@ -423,7 +437,7 @@ export class BgpRouter {
   withdrawOriginated(prefix: Ipv4Prefix, vrf?: string): void {
     const { table, source } = this.originTarget(vrf);
     const dest = table.get({ family: 4, addr: (prefix.addr & ipv4Mask(prefix.len)) >>> 0, len: prefix.len });
-    if (dest?.removePath(source)) this.markDirty(dest);
+    if (dest && removePath(dest, source)) this.markDirty(dest);
   }
 
   /** The IGP changed: every route's NEXT_HOP reachability and cost are looked at again. */
@@ -435,25 +449,28 @@ export class BgpRouter {
 
   /** The next UPDATE to send, or undefined when there is none. */
   poll(): BgpOutput | undefined {
-    if (this.queueHead >= this.queue.length) this.flush();
-    while (this.queueHead < this.queue.length) {
-      const b = this.queue[this.queueHead]!;
-      if (b.r >= b.recipients.length) {
-        this.queueHead++;
-        continue;
+    for (let flushed = false; ; flushed = true) {
+      while (this.queueHead < this.queue.length) {
+        const b = this.queue[this.queueHead]!;
+        if (b.r >= b.recipients.length) {
+          this.queueHead++;
+          continue;
+        }
+        const peer = b.recipients[b.r]!;
+        const bytes = b.messages[b.m]!;
+        if (++b.m >= b.messages.length) {
+          b.m = 0;
+          b.r++;
+        }
+        this.counters.updatesSent++;
+        return { kind: 'update', peer: peer.id, bytes };
       }
-      const peer = b.recipients[b.r]!;
-      const bytes = b.messages[b.m]!;
-      if (++b.m >= b.messages.length) {
-        b.m = 0;
-        b.r++;
-      }
-      this.counters.updatesSent++;
-      return { kind: 'update', peer: peer.id, bytes };
+      this.queue = [];
+      this.queueHead = 0;
+      // The queue is refilled only once it is empty: it never holds more than one flush.
+      if (flushed) return undefined;
+      this.flush();
     }
-    this.queue = [];
-    this.queueHead = 0;
-    return undefined;
   }
 
   /** The next best-route change (each destination at most once, with its state at the time of asking). */
@@ -462,14 +479,7 @@ export class BgpRouter {
     while (this.feedHead < this.feed.length) {
       const dest = this.feed[this.feedHead++]!;
       dest.flags &= ~DEST_IN_FEED;
-      const change: RouteChange = {
-        family: dest.table.family,
-        vrf: dest.table.vrf,
-        nlri: formatNlri(dest.table.family, dest.nlri),
-        prefix: prefixOf(dest),
-        rd: dest.table.family === 'vpn-ipv4' ? (dest.nlri as VpnIpv4Nlri).rd : undefined,
-        best: dest.best ? this.view(dest, dest.best) : undefined,
-      };
+      const change = new Change(dest, dest.best);
       dest.table.release(dest);
       return change;
     }
@@ -507,7 +517,7 @@ export class BgpRouter {
     const t = this.table(table) as Table;
     const dest = t.get(nlri);
     if (!dest) return [];
-    const paths = dest.paths();
+    const paths = pathsOf(dest);
     const eligible = paths.filter((p) => this.eligible(p));
     const sel = selectBest(eligible.map((p) => this.candidate(p)));
     return paths.map((p) => {
@@ -526,7 +536,7 @@ export class BgpRouter {
     const out: RouteView[] = [];
     for (const t of this.tablesFedBy(p)) {
       for (const d of t.values()) {
-        const path = d.pathFrom(p);
+        const path = pathFrom(d, p);
         if (path) out.push(this.view(d, path));
       }
     }
@@ -562,7 +572,8 @@ export class BgpRouter {
   }
 
   stats(): BgpRouterStats {
-    return { ...this.counters, updateGroups: this.groups.size };
+    const destinations = this.allTables().reduce((n, t) => n + t.size, 0);
+    return { ...this.counters, updateGroups: this.groups.size, destinations };
   }
 
   // --- Receiving. ---
@@ -592,7 +603,7 @@ export class BgpRouter {
     }
     this.counters.withdrawalsReceived++;
     const dest = table.get(nlri);
-    if (!dest || !dest.removePath(p)) return;
+    if (!dest || !removePath(dest, p)) return;
     p.prefixCount--;
     result.withdrawn++;
     this.markDirty(dest);
@@ -614,19 +625,22 @@ export class BgpRouter {
     const ineligible = ineligibility(attrs, p, this.policy, family);
     const max = p.config.maxPrefixes ?? Infinity;
     this.counters.prefixesReceived += nlris.length;
+    // One path for every prefix of the UPDATE (they share source and attributes); VPN-IPv4 routes
+    // each have their own label stack.
+    const shared = family === 'vpn-ipv4' ? undefined : new Path(p, attrs, undefined, ineligible);
     for (const n of nlris) {
-      const labels = family === 'vpn-ipv4' ? (n as VpnIpv4Nlri).labels : undefined;
       const dest = table.getOrCreate(n);
-      const path = new Path(p, attrs, labels, ineligible);
-      if (!dest.pathFrom(p)) {
+      const path = shared ?? new Path(p, attrs, (n as VpnIpv4Nlri).labels, ineligible);
+      if (!setPath(dest, path)) {
+        // A new prefix from this peer (not an implicit withdraw): counts against maxPrefixes.
         if (p.prefixCount >= max) {
+          removePath(dest, p);
           result.maxPrefixesExceeded = true;
           table.release(dest);
           continue;
         }
         p.prefixCount++;
       }
-      dest.setPath(path);
       result.announced++;
       this.markDirty(dest);
     }
@@ -637,19 +651,19 @@ export class BgpRouter {
     if (!p.families.has(family)) return;
     const table = this.tableFor(p, family);
     if (table) this.removeAllFrom(p, table);
-    if (family === 'rt-membership') {
-      p.rtFilterBefore = p.rtFilterBefore === null ? p.rtFilter : p.rtFilterBefore;
-      p.rtFilter = undefined;
-    }
-    // The family leaves the session in both directions: the peer moves to the group without it.
+    // The family leaves the session in both directions: the peer moves to the group without it and
+    // is sent that group's Adj-RIB-Out afresh (an RFC 4684 filter goes with the family).
     this.leave(p);
     p.families.delete(family);
+    if (family === 'rt-membership') p.rtFilter = undefined;
+    p.rtFilterBefore = null;
+    this.rtDirty.delete(p);
     this.join(p);
   }
 
   private removeAllFrom(p: PeerState, table: Table): void {
     for (const d of table.values()) {
-      if (d.removePath(p)) {
+      if (removePath(d, p)) {
         this.markDirty(d);
         if (table.family === 'rt-membership') this.markRtDirty(p);
       }
@@ -680,7 +694,7 @@ export class BgpRouter {
 
   private addLocal<F extends Family>(table: Table<F>, source: LocalSource, nlri: NlriOf[F], attrs: RouteAttributes): void {
     const dest = table.getOrCreate(nlri);
-    dest.setPath(new Path(source, attrs, undefined, undefined));
+    setPath(dest, new Path(source, attrs, undefined, undefined));
     this.markDirty(dest);
   }
 
@@ -712,14 +726,15 @@ export class BgpRouter {
       internal: peer?.internal ?? false,
       igpCost: peer ? this.igpCost(a.nextHop) : 0,
       bgpIdentifier: a.originatorId ?? peer?.bgpIdentifier ?? this.routerId,
-      clusterListLength: a.clusterList.length,
+      clusterListLength: a.clusterList?.length ?? 0,
       peerAddress: peer?.address ?? 0,
-      tiebreak: s.kind === 'peer' ? s.order : s.kind === 'import' ? 1e9 + s.from.id : -1,
+      tiebreak: s.kind === 'peer' ? s.order : s.kind === 'import' ? 1e9 + s.order : -1,
     };
   }
 
   /** Runs the decision process for every marked destination, then what depends on it, until stable. */
   private settle(): void {
+    if (!this.dirty.length && !this.rtDirty.size) return;
     let rounds = 0;
     while (this.dirty.length) {
       // VRF export feeds VPN-IPv4, VPN import feeds VRFs: two hops, never a cycle.
@@ -732,12 +747,11 @@ export class BgpRouter {
       }
     }
     for (const p of this.rtDirty) {
-      p.rtFilterDirty = false;
       if (!p.up || p.rtFilter === undefined) continue;
       const wanted: RtMembershipNlri[] = [];
       for (const d of this.rtm.values()) {
-        const path = d.pathFrom(p);
-        if (path && !path.ineligible) wanted.push(d.nlri);
+        const path = pathFrom(d, p);
+        if (path && !path.ineligible) wanted.push(nlriOf(d));
       }
       const f = new RtFilter(wanted);
       if (f.signature !== p.rtFilter.signature) {
@@ -751,19 +765,16 @@ export class BgpRouter {
   private decide(dest: Destination): void {
     this.counters.decisions++;
     const old = dest.best;
-    let first: Path | undefined;
-    let n = 0;
-    for (let p = dest.head; p; p = p.next) {
-      if (!this.eligible(p)) continue;
-      if (n++ === 0) first = p;
-    }
-    let best = first;
+    const ps = dest.paths;
+    let best: Path | undefined;
     let reason: DecisionReason = 'only-candidate';
-    if (n > 1) {
+    if (ps instanceof Path) {
+      best = this.eligible(ps) ? ps : undefined;
+    } else if (ps) {
       const cands: Candidate[] = [];
-      for (let p = dest.head; p; p = p.next) if (this.eligible(p)) cands.push(this.candidate(p));
+      for (const p of ps) if (this.eligible(p)) cands.push(this.candidate(p));
       const sel = selectBest(cands);
-      best = sel.best!.path;
+      best = sel.best?.path;
       reason = sel.reason;
     }
     dest.best = best;
@@ -783,37 +794,37 @@ export class BgpRouter {
   /** RFC 4364 §4.3.1: a VRF's best route from a CE (or our own) becomes a VPN-IPv4 route. */
   private vrfBestChanged(vrf: Vrf, dest: Destination<'ipv4-unicast'>, _old: Path | undefined): void {
     const best = dest.best;
-    const nlri: VpnIpv4Nlri = { labels: [vrf.label], rd: vrf.rd, prefix: dest.nlri };
+    const nlri: VpnIpv4Nlri = { labels: [vrf.label], rd: vrf.rd, prefix: nlriOf(dest) };
     // Imported routes are not exported again (they came from another PE); CE and local ones are.
     if (best && best.source.kind !== 'import') {
       const vd = this.vpn.getOrCreate(nlri);
       const attrs = vrf.exportAttributes(best.attrs, this.localAddress, preferenceOf(best, this.policy));
-      vd.setPath(new Path(vrf.exportSource, attrs, [vrf.label], undefined));
+      setPath(vd, new Path(vrf.exportSource, attrs, [vrf.label], undefined));
       this.markDirty(vd);
     } else {
       const vd = this.vpn.get(nlri);
-      if (vd?.removePath(vrf.exportSource)) this.markDirty(vd);
+      if (vd && removePath(vd, vrf.exportSource)) this.markDirty(vd);
     }
   }
 
   /** RFC 4364 §4.3.1: a VPN-IPv4 best route goes into every VRF that imports one of its route targets. */
   private vpnBestChanged(vd: Destination<'vpn-ipv4'>, old: Path | undefined): void {
     const best = vd.best;
-    const prefix = vd.nlri.prefix;
+    const prefix = nlriOf(vd).prefix;
     for (const vrf of this.vrfByName.values()) {
       // A VRF never imports its own export (it has the CE route itself).
       const own = (p: Path): boolean => p.source.kind === 'vrf-export' && p.source.vrf === vrf.name;
       const want = best !== undefined && !own(best) && vrf.imports(best.attrs);
       const had = old !== undefined && !own(old) && vrf.imports(old.attrs);
       if (!want && !had) continue;
-      const src = (vd.importSource ??= { kind: 'import', from: vd });
+      const src = (vd.importSource ??= { kind: 'import', from: vd, order: ++this.importSources });
       if (want) {
         const d = vrf.table.getOrCreate(prefix);
-        d.setPath(new Path(src, best.attrs, best.labels, undefined, best));
+        setPath(d, new ImportedPath(src, best));
         this.markDirty(d);
       } else {
         const d = vrf.table.get(prefix);
-        if (d?.removePath(src)) this.markDirty(d);
+        if (d && removePath(d, src)) this.markDirty(d);
       }
     }
   }
@@ -890,58 +901,26 @@ export class BgpRouter {
     return v.table;
   }
 
-  private fromOf(p: Path): string {
-    const s = p.source;
-    switch (s.kind) {
-      case 'peer':
-        return s.id;
-      case 'local':
-        return 'local';
-      case 'vrf-export':
-        return `vrf ${s.vrf}`;
-      case 'import': {
-        const o = p.origin.source;
-        return `import ${o.kind === 'peer' ? o.id : o.kind === 'vrf-export' ? `vrf ${o.vrf}` : 'local'}`;
-      }
-    }
-  }
-
   private view(dest: Destination, p: Path): RouteView {
-    const family = dest.table.family;
-    return {
-      family,
-      vrf: dest.table.vrf,
-      nlri: formatNlri(family, dest.nlri),
-      prefix: prefixOf(dest),
-      rd: family === 'vpn-ipv4' ? (dest.nlri as VpnIpv4Nlri).rd : undefined,
-      membership: family === 'rt-membership' ? (dest.nlri as RtMembershipNlri) : undefined,
-      labels: p.labels,
-      nextHop: p.attrs.nextHop,
-      attributes: p.attrs.list,
-      from: this.fromOf(p),
-      best: dest.best === p,
-      reason: dest.best === p ? dest.reason : undefined,
-      eliminatedBy: undefined,
-      ineligible: p.ineligible,
-      securityGatewayIdentity: p.attrs.securityGatewayIdentity,
-    };
+    return new PathView(dest, p);
   }
 
   private exportView(dest: Destination, exp: Export): RouteView {
     const family = dest.table.family;
+    const nlri = nlriOf(dest);
     const best = dest.best;
     const sgi = exp.out.list.flatMap((a) => (a.type === 'EXTENDED_COMMUNITIES' ? a.value : [])).find((ec): ec is SecurityGatewayIdentity => ec.type === 'SECURITY_GATEWAY_IDENTITY');
     return {
       family,
       vrf: dest.table.vrf,
-      nlri: formatNlri(family, dest.nlri),
+      nlri: formatNlri(family, nlri),
       prefix: prefixOf(dest),
-      rd: family === 'vpn-ipv4' ? (dest.nlri as VpnIpv4Nlri).rd : undefined,
-      membership: family === 'rt-membership' ? (dest.nlri as RtMembershipNlri) : undefined,
+      rd: family === 'vpn-ipv4' ? (nlri as VpnIpv4Nlri).rd : undefined,
+      membership: family === 'rt-membership' ? (nlri as RtMembershipNlri) : undefined,
       labels: exp.labels,
       nextHop: exp.out.nextHop,
       attributes: exp.out.list.filter((a) => a.type !== 'NEXT_HOP'),
-      from: best ? this.fromOf(best) : 'local',
+      from: best ? sourceName(best) : 'local',
       best: true,
       reason: dest.reason,
       eliminatedBy: undefined,
@@ -951,10 +930,120 @@ export class BgpRouter {
   }
 }
 
+/** A RIB path seen from outside; strings are formatted only when read. */
+class PathView implements RouteView {
+  readonly best: boolean;
+  readonly reason: DecisionReason | undefined;
+  eliminatedBy: DecisionReason | undefined = undefined;
+  ineligible: IneligibleReason | undefined;
+
+  constructor(
+    private readonly dest: Destination,
+    private readonly path: Path,
+  ) {
+    this.best = dest.best === path;
+    this.reason = this.best ? dest.reason : undefined;
+    this.ineligible = path.ineligible;
+  }
+
+  get family(): Family {
+    return this.dest.table.family;
+  }
+
+  get vrf(): string | undefined {
+    return this.dest.table.vrf;
+  }
+
+  get nlri(): string {
+    return formatNlri(this.family, nlriOf(this.dest));
+  }
+
+  get prefix(): Ipv4Prefix | undefined {
+    return prefixOf(this.dest);
+  }
+
+  get rd(): RouteDistinguisher | undefined {
+    return this.family === 'vpn-ipv4' ? (nlriOf(this.dest) as VpnIpv4Nlri).rd : undefined;
+  }
+
+  get membership(): RtMembershipNlri | undefined {
+    return this.family === 'rt-membership' ? (nlriOf(this.dest) as RtMembershipNlri) : undefined;
+  }
+
+  get labels(): readonly number[] | undefined {
+    return this.path.labels;
+  }
+
+  get nextHop(): number {
+    return this.path.attrs.nextHop;
+  }
+
+  get attributes(): readonly PathAttribute[] {
+    return this.path.attrs.list;
+  }
+
+  get from(): string {
+    return sourceName(this.path);
+  }
+
+  get securityGatewayIdentity(): SecurityGatewayIdentity | undefined {
+    return this.path.attrs.securityGatewayIdentity;
+  }
+}
+
+/** One entry of the change feed: the destination and the best path at the time it was polled. */
+class Change implements RouteChange {
+  constructor(
+    private readonly dest: Destination,
+    private readonly path: Path | undefined,
+  ) {}
+
+  get family(): Family {
+    return this.dest.table.family;
+  }
+
+  get vrf(): string | undefined {
+    return this.dest.table.vrf;
+  }
+
+  get nlri(): string {
+    return formatNlri(this.family, nlriOf(this.dest));
+  }
+
+  get prefix(): Ipv4Prefix | undefined {
+    return prefixOf(this.dest);
+  }
+
+  get rd(): RouteDistinguisher | undefined {
+    return this.family === 'vpn-ipv4' ? (nlriOf(this.dest) as VpnIpv4Nlri).rd : undefined;
+  }
+
+  get best(): RouteView | undefined {
+    return this.path && new PathView(this.dest, this.path);
+  }
+}
+
+/** How a path's source reads in views: a peer id, `local`, `vrf NAME`, `import PEER`. */
+function sourceName(p: Path): string {
+  const s = p.source;
+  switch (s.kind) {
+    case 'peer':
+      return s.id;
+    case 'local':
+      return 'local';
+    case 'vrf-export':
+      return `vrf ${s.vrf}`;
+    case 'import': {
+      const o = p.origin.source;
+      return `import ${o.kind === 'peer' ? o.id : o.kind === 'vrf-export' ? `vrf ${o.vrf}` : 'local'}`;
+    }
+  }
+}
+
 function prefixOf(dest: Destination): Ipv4Prefix | undefined {
   const f = dest.table.family;
-  if (f === 'ipv4-unicast') return dest.nlri as Ipv4Prefix;
-  if (f === 'vpn-ipv4') return (dest.nlri as VpnIpv4Nlri).prefix;
+  if (f === 'ipv4-unicast') return nlriOf(dest) as Ipv4Prefix;
+  if (f === 'vpn-ipv4') return (nlriOf(dest) as VpnIpv4Nlri).prefix;
   return undefined;
 }
 

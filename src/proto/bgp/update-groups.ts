@@ -22,6 +22,7 @@ import { packUpdates, packWithdrawals } from './pack.ts';
 import type { GroupPolicy, RouterPolicy } from './policy.ts';
 import { mayAdvertise, outboundAttributes } from './policy.ts';
 import type { Destination, Path, PeerSource, Table, TableSubscriber } from './rib.ts';
+import { nlriKey, nlriOf } from './rib.ts';
 import type { RtFilter } from './rtc.ts';
 
 /** What a group needs of each member (router.ts's PeerState). */
@@ -90,7 +91,6 @@ interface Change {
 }
 
 interface Bucket {
-  readonly id: number;
   readonly kind: typeof WITHDRAW | typeof ANNOUNCE;
   readonly table: Table;
   readonly items: Change[];
@@ -146,16 +146,22 @@ export class UpdateGroup implements TableSubscriber {
       const i = t.subscribers.indexOf(this);
       if (i >= 0) t.subscribers.splice(i, 1);
     }
-    for (const dest of [...this.out.keys()]) this.setOut(dest, null);
+    const held = [...this.out.keys()];
+    this.out.clear();
     this.pending.clear();
+    for (const dest of held) dest.table.release(dest);
   }
 
   bestChanged(dest: Destination, _old: Path | undefined): void {
-    if (this.pending.has(dest)) return;
+    const best = dest.best;
+    if (best !== undefined && mayAdvertise(best, dest.table, this.policy)) {
+      if (!this.pending.has(dest)) this.pending.set(dest, this.out.get(dest) ?? null);
+      return;
+    }
+    // Not advertisable now: only a withdrawal of what was advertised is work for the flush.
+    if (this.out.size === 0 || this.pending.has(dest)) return;
     const prev = this.out.get(dest);
-    // Nothing was advertised and nothing will be: no work for the flush.
-    if (prev === undefined && (dest.best === undefined || !mayAdvertise(dest.best, dest.table, this.policy))) return;
-    this.pending.set(dest, prev ?? null);
+    if (prev !== undefined) this.pending.set(dest, prev);
   }
 
   /** What this group advertises for `dest` now (RFC 4271 §9.1.3 phase 3 for this group). */
@@ -163,21 +169,16 @@ export class UpdateGroup implements TableSubscriber {
     const best = dest.best;
     if (!best || !mayAdvertise(best, dest.table, this.policy)) return null;
     const attrs = best.attrs;
+    // Keyed by group id, not the group: a disposed group is not kept alive by the routes it sent.
     let cache = attrs.exportCache;
-    let out = cache?.get(this) as OutAttributes | undefined;
+    let out = cache?.get(this.id) as OutAttributes | undefined;
     if (!out) {
       const o = outboundAttributes(best, dest.table.family, this.policy, this.router);
       out = new OutAttributes(o.list, o.nextHop, this.ctx);
       if (!cache) cache = attrs.exportCache = new Map();
-      cache.set(this, out);
+      cache.set(this.id, out);
     }
     return { out, labels: best.labels, sourcePeer: best.peer, routeTargetKeys: attrs.routeTargetKeys };
-  }
-
-  /** Whether `member` has `dest` in its Adj-RIB-Out, and with what. */
-  exportTo(member: GroupMember, dest: Destination): Export | undefined {
-    const exp = this.out.get(dest);
-    return exp && visible(exp, dest, member, member.rtFilter) ? exp : undefined;
   }
 
   /** The member's Adj-RIB-Out: the group's, through the member's filters. */
@@ -185,16 +186,13 @@ export class UpdateGroup implements TableSubscriber {
     for (const [dest, exp] of this.out) if (visible(exp, dest, member, member.rtFilter)) yield [dest, exp];
   }
 
+  holds(dest: Destination): boolean {
+    return this.out.has(dest);
+  }
+
   private setOut(dest: Destination, now: Export | null): void {
-    const had = this.out.has(dest);
-    if (now) {
-      this.out.set(dest, now);
-      if (!had) dest.outRefs++;
-    } else if (had) {
-      this.out.delete(dest);
-      dest.outRefs--;
-      dest.table.release(dest);
-    }
+    if (now) this.out.set(dest, now);
+    else if (this.out.delete(dest)) dest.table.release(dest);
   }
 
   /** True when a flush would have something to do. */
@@ -244,7 +242,7 @@ export class UpdateGroup implements TableSubscriber {
       const key = a === WITHDRAW ? c.dest.table : c.now!.out.wireKey;
       let b = map.get(key);
       if (!b) {
-        b = { id: buckets.length, kind: a === WITHDRAW ? WITHDRAW : ANNOUNCE, table: c.dest.table, items: [], excluded: undefined };
+        b = { kind: a === WITHDRAW ? WITHDRAW : ANNOUNCE, table: c.dest.table, items: [], excluded: undefined };
         map.set(key, b);
         buckets.push(b);
       }
@@ -292,7 +290,8 @@ export class UpdateGroup implements TableSubscriber {
       for (const b of buckets) {
         if (b.kind !== kind || !b.items.length) continue;
         const recipients = b.excluded ? normal.filter((m) => !b.excluded!.has(m)) : normal;
-        if (recipients.length) this.emitEncoded(emit, b.kind, b.table, b.items, recipients, encodings);
+        // A baseline list is encoded once per flush by construction: no signature needed.
+        if (recipients.length) this.emitEncoded(emit, b.kind, b.table, b.items, recipients, undefined);
       }
       for (const c of custom) if (c.bucket.kind === kind) this.emitEncoded(emit, kind, c.bucket.table, c.items, [c.member], encodings);
     }
@@ -351,15 +350,25 @@ export class UpdateGroup implements TableSubscriber {
     for (const [, list] of announce) this.emitEncoded(emit, ANNOUNCE, list[0]!.dest.table, list, [m], encodings);
   }
 
-  private emitEncoded(emit: Emit, kind: typeof WITHDRAW | typeof ANNOUNCE, table: Table, items: readonly Change[], recipients: readonly GroupMember[], encodings: Map<string, readonly Uint8Array[]>): void {
+  private emitEncoded(
+    emit: Emit,
+    kind: typeof WITHDRAW | typeof ANNOUNCE,
+    table: Table,
+    items: readonly Change[],
+    recipients: readonly GroupMember[],
+    encodings: Map<string, readonly Uint8Array[]> | undefined,
+  ): void {
     // Two members with the same list (e.g. the same RFC 4684 filter) share the encoding.
-    let key = `${kind}|${table.name}|${kind === ANNOUNCE ? items[0]!.now!.out.wireKey : ''}|`;
-    for (const c of items) key += `${c.dest.id},`;
-    let messages = encodings.get(key);
+    let key = '';
+    if (encodings) {
+      key = `${kind}|${table.name}|${kind === ANNOUNCE ? items[0]!.now!.out.wireKey : ''}|`;
+      for (const c of items) key += `${nlriKey(table.family, nlriOf(c.dest))},`;
+    }
+    let messages = encodings?.get(key);
     if (!messages) {
       messages = kind === WITHDRAW ? this.encodeWithdraw(table.family, items) : this.encodeAnnounce(table.family, items);
       this.counters.updatesEncoded += messages.length;
-      encodings.set(key, messages);
+      encodings?.set(key, messages);
     }
     if (messages.length) emit(messages, recipients);
   }
@@ -367,12 +376,12 @@ export class UpdateGroup implements TableSubscriber {
   private encodeWithdraw(family: Family, items: readonly Change[]): Uint8Array[] {
     switch (family) {
       case 'ipv4-unicast':
-        return packWithdrawals(items.map((c) => c.dest.nlri as Ipv4Prefix));
+        return packWithdrawals(items.map((c) => nlriOf(c.dest) as Ipv4Prefix));
       case 'vpn-ipv4':
         // RFC 8277 §2.4: the label field of a withdrawal is ignored; the codec writes 0x800000.
-        return packWithdrawals({ family, withdrawnRoutes: items.map((c) => ({ labels: [], rd: (c.dest.nlri as VpnIpv4Nlri).rd, prefix: (c.dest.nlri as VpnIpv4Nlri).prefix })) });
+        return packWithdrawals({ family, withdrawnRoutes: items.map((c) => ({ ...(nlriOf(c.dest) as VpnIpv4Nlri), labels: [] })) });
       case 'rt-membership':
-        return packWithdrawals({ family, withdrawnRoutes: items.map((c) => c.dest.nlri as RtMembershipNlri) });
+        return packWithdrawals({ family, withdrawnRoutes: items.map((c) => nlriOf(c.dest) as RtMembershipNlri) });
     }
   }
 
@@ -381,10 +390,10 @@ export class UpdateGroup implements TableSubscriber {
     assert(items.every((c) => c.now!.out.wireKey === out.wireKey), 'encodeAnnounce: one attribute set per bucket');
     const packed =
       family === 'ipv4-unicast'
-        ? packUpdates(out.list, items.map((c) => c.dest.nlri as Ipv4Prefix), this.ctx)
+        ? packUpdates(out.list, items.map((c) => nlriOf(c.dest) as Ipv4Prefix), this.ctx)
         : family === 'vpn-ipv4'
-          ? packUpdates(out.list, { family, nextHop: out.nextHop, nlri: items.map((c) => ({ labels: [...c.now!.labels!], rd: (c.dest.nlri as VpnIpv4Nlri).rd, prefix: (c.dest.nlri as VpnIpv4Nlri).prefix })) }, this.ctx)
-          : packUpdates(out.list, { family, nextHop: out.nextHop, nlri: items.map((c) => c.dest.nlri as RtMembershipNlri) }, this.ctx);
+          ? packUpdates(out.list, { family, nextHop: out.nextHop, nlri: items.map((c) => ({ ...(nlriOf(c.dest) as VpnIpv4Nlri), labels: [...c.now!.labels!] })) }, this.ctx)
+          : packUpdates(out.list, { family, nextHop: out.nextHop, nlri: items.map((c) => nlriOf(c.dest) as RtMembershipNlri) }, this.ctx);
     if (!packed.ok) {
       this.counters.attributesTooLong += items.length;
       return [];

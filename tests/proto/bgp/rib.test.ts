@@ -1,6 +1,7 @@
 // RIBs of one router (RFC 4271 §3.2, §9): Adj-RIB-In per peer, implicit and explicit withdraw, RFC 7606
 // treat-as-withdraw and AFI/SAFI disable, peer down, eligibility checks, the change feed. UPDATEs go through the codec.
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PathAttribute, UpdateMessage, VpnIpv4Nlri } from '../../../src/proto/bgp/index.ts';
 import {
@@ -16,7 +17,7 @@ import {
 import type { Decoded } from '../../../src/proto/bgp/message.ts';
 import type { BgpRouterConfig, RouteChange } from '../../../src/proto/bgp/router.ts';
 import { BgpRouter } from '../../../src/proto/bgp/router.ts';
-import { Destination, Path, RouteAttributes, Table } from '../../../src/proto/bgp/rib.ts';
+import { Path, RouteAttributes, Table, pathFrom, pathsOf, removePath, setPath } from '../../../src/proto/bgp/rib.ts';
 import { concat, fromHex } from '../../../src/lib/bytes.ts';
 import { ip, pfx } from './router-harness.ts';
 
@@ -64,26 +65,24 @@ function drainChanges(r: BgpRouter): RouteChange[] {
 }
 
 describe('Destination and Table', () => {
-  const t = new Table('vpn-ipv4', undefined, (() => {
-    let n = 0;
-    return () => ++n;
-  })());
+  const t = new Table('vpn-ipv4', undefined);
   const src = (id: string) => ({ kind: 'peer' as const, id, internal: true, routeReflectorClient: false, address: 1, bgpIdentifier: 1, order: 0 });
   const a = new RouteAttributes([], 1);
 
   it('one path per source: setPath replaces (implicit withdraw), removePath takes it out', () => {
-    const d = new Destination(t, 1, 'k', { labels: [16], rd: { type: 0, administrator: 65000, assignedNumber: 1 }, prefix: pfx('10.0.0.0/8') });
+    const d = t.getOrCreate({ labels: [16], rd: { type: 0, administrator: 65000, assignedNumber: 1 }, prefix: pfx('10.0.0.0/8') });
     const s1 = src('a');
     const s2 = src('b');
     const p1 = new Path(s1, a, [16], undefined);
-    expect(d.setPath(p1)).toBeUndefined();
-    d.setPath(new Path(s2, a, [17], undefined));
+    expect(setPath(d, p1)).toBeUndefined();
+    setPath(d, new Path(s2, a, [17], undefined));
     const p1b = new Path(s1, a, [18], undefined);
-    expect(d.setPath(p1b)).toBe(p1);
-    expect(d.paths().map((p) => p.labels![0])).toEqual([17, 18]);
-    expect(d.pathFrom(s1)).toBe(p1b);
-    expect(d.removePath(s2)?.labels).toEqual([17]);
-    expect(d.paths()).toEqual([p1b]);
+    expect(setPath(d, p1b)).toBe(p1);
+    expect(pathsOf(d).map((p) => p.labels![0])).toEqual([18, 17]); // replaced in place
+    expect(pathFrom(d, s1)).toBe(p1b);
+    expect(removePath(d, s2)?.labels).toEqual([17]);
+    expect(pathsOf(d)).toEqual([p1b]);
+    expect(d.paths).toBe(p1b); // back to a single path, no array
   });
 
   it('VPN-IPv4 keys are RD + prefix; the label is not part of a route\'s identity (RFC 4364 §4.3.4)', () => {
@@ -250,9 +249,9 @@ describe('Adj-RIB-In and Loc-RIB', () => {
     r.receiveUpdate('i1', announce(['10.1.0.0/16'], attrs({ nh: '10.0.0.2', lp: 200 })));
     r.receiveUpdate('i2', announce(['10.1.0.0/16'], attrs({ nh: '10.0.0.3', lp: 100 })));
     expect(r.locRib()[0]!.from).toBe('i2');
-    expect(r.explain('ipv4-unicast', pfx('10.1.0.0/16')).map((v) => [v.from, v.ineligible])).toEqual([
-      ['i2', undefined],
-      ['i1', 'next-hop-unreachable'],
+    expect(r.explain('ipv4-unicast', pfx('10.1.0.0/16')).map((v) => [v.from, v.ineligible, v.best])).toEqual([
+      ['i1', 'next-hop-unreachable', false],
+      ['i2', undefined, true],
     ]);
     reachable.add(ip('10.0.0.2'));
     r.nextHopsChanged();
@@ -298,5 +297,81 @@ describe('Adj-RIB-In and Loc-RIB', () => {
     r.withdrawOriginated(pfx('172.16.0.0/12'));
     expect(drainChanges(r).map((x) => [x.nlri, x.best])).toEqual([['172.16.0.0/12', undefined]]);
     expect(r.locRib()).toEqual([]);
+  });
+});
+
+describe('Adj-RIB-In and Loc-RIB against a model (randomized)', () => {
+  const PEERS = ['e1', 'e2', 'i1', 'i2'] as const;
+  const PEER_INFO: Record<(typeof PEERS)[number], { internal: boolean; as: number; id: number; address: number }> = {
+    e1: { internal: false, as: 65001, id: ip('9.9.9.1'), address: ip('192.0.2.1') },
+    e2: { internal: false, as: 65002, id: ip('9.9.9.2'), address: ip('192.0.2.2') },
+    i1: { internal: true, as: LOCAL_AS, id: ip('9.9.9.3'), address: ip('10.0.0.2') },
+    i2: { internal: true, as: LOCAL_AS, id: ip('9.9.9.4'), address: ip('10.0.0.3') },
+  };
+  const POOL = ['10.1.0.0/16', '10.2.0.0/16', '10.3.0.0/24', '10.3.0.0/25'];
+  type Spec = { pathLen: number; lp: number; med: number };
+  type Op =
+    | { kind: 'announce'; peer: (typeof PEERS)[number]; prefixes: string[]; spec: Spec }
+    | { kind: 'withdraw'; peer: (typeof PEERS)[number]; prefixes: string[] }
+    | { kind: 'bounce'; peer: (typeof PEERS)[number] };
+  const peerArb = fc.constantFrom(...PEERS);
+  const prefixesArb = fc.subarray(POOL, { minLength: 1 });
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant('announce' as const), peer: peerArb, prefixes: prefixesArb, spec: fc.record({ pathLen: fc.integer({ min: 1, max: 3 }), lp: fc.constantFrom(50, 100, 200), med: fc.constantFrom(0, 10) }) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('withdraw' as const), peer: peerArb, prefixes: prefixesArb }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('bounce' as const), peer: peerArb }) },
+  );
+
+  /** The naive Loc-RIB: for each prefix, every peer's current route, the RFC steps as list filters. */
+  function naiveBest(model: Map<string, Map<string, Spec>>, prefix: string): string | undefined {
+    let l = PEERS.filter((p) => model.get(p)?.has(prefix)).map((p) => {
+      const s = model.get(p)!.get(prefix)!;
+      const info = PEER_INFO[p];
+      return { p, lp: info.internal ? s.lp : 100, len: s.pathLen, med: s.med, nas: info.internal ? 65009 : info.as, internal: info.internal, id: info.id, addr: info.address };
+    });
+    const keepMin = (f: (c: (typeof l)[number]) => number): void => {
+      const m = Math.min(...l.map(f));
+      l = l.filter((c) => f(c) === m);
+    };
+    keepMin((c) => -c.lp);
+    keepMin((c) => c.len);
+    l = l.filter((m) => !l.some((n) => n.nas === m.nas && n.med < m.med));
+    if (l.some((c) => !c.internal)) l = l.filter((c) => !c.internal);
+    keepMin((c) => c.id);
+    return l[0]?.p;
+  }
+
+  it('implicit and explicit withdraws, peer down: the Loc-RIB always equals the model\'s', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) => {
+        const r = router();
+        const model = new Map<string, Map<string, Spec>>(PEERS.map((p) => [p, new Map()]));
+        for (const op of ops) {
+          const info = PEER_INFO[op.peer];
+          if (op.kind === 'announce') {
+            // Internal routes come from AS 65009 behind i1/i2; external ones start with the peer's AS.
+            const path = [info.internal ? 65009 : info.as, ...Array.from({ length: op.spec.pathLen - 1 }, (_, i) => 64512 + i)];
+            r.receiveUpdate(op.peer, announce(op.prefixes, attrs({ path, nh: '172.31.0.1', lp: info.internal ? op.spec.lp : undefined, med: op.spec.med })));
+            for (const p of op.prefixes) model.get(op.peer)!.set(p, op.spec);
+          } else if (op.kind === 'withdraw') {
+            r.receiveUpdate(op.peer, withdraw(op.prefixes));
+            for (const p of op.prefixes) model.get(op.peer)!.delete(p);
+          } else {
+            r.peerDown(op.peer);
+            r.peerUp(op.peer, { bgpIdentifier: info.id, families: ['ipv4-unicast', 'vpn-ipv4'], as4: true });
+            model.get(op.peer)!.clear();
+          }
+          const got = new Map(r.locRib().map((v) => [v.nlri, v.from]));
+          for (const p of POOL) expect(got.get(p), `${p} after ${JSON.stringify(op)}`).toBe(naiveBest(model, p));
+          for (const peer of PEERS) expect(r.adjRibIn(peer).map((v) => v.nlri).sort()).toEqual([...model.get(peer)!.keys()].sort());
+        }
+        // Once the UPDATEs went out and the change feed was read, everything that left the tables is
+        // forgotten: only destinations some peer still sends remain.
+        while (r.poll());
+        drainChanges(r);
+        expect(r.stats().destinations).toBe(POOL.filter((p) => PEERS.some((peer) => model.get(peer)!.has(p))).length);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -1,8 +1,11 @@
 // Several BgpRouters wired back to back (router-harness.ts): EBGP/IBGP attribute rules, route reflection
 // (RFC 4456), RFC 4364 PEs with overlapping customers, the Security Gateway Identity end to end, RFC 4684, update groups.
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ExtendedCommunity, PathAttribute, RtMembershipNlri, UpdateMessage } from '../../../src/proto/bgp/index.ts';
+import { hex } from '../../../src/lib/bytes.ts';
+import type { ExtendedCommunity, Family, PathAttribute, RtMembershipNlri, UpdateMessage } from '../../../src/proto/bgp/index.ts';
+import { formatIpv4 } from '../../../src/lib/addr.ts';
 import {
   ATTR_FLAG,
   AS4_CONTEXT,
@@ -13,6 +16,7 @@ import {
   encodeMessage,
   getAttribute,
   parseRouteTarget,
+  pathAttributesBytes,
   securityGatewayIdentity,
 } from '../../../src/proto/bgp/index.ts';
 import type { BgpRouterConfig, PeerConfig, RouteChange, RouteView } from '../../../src/proto/bgp/router.ts';
@@ -253,6 +257,18 @@ describe('route reflection (RFC 4456)', () => {
     f.run();
     for (const r of ['c2', 'c3', 'n1', 'n2', 'e']) expect(best(f.get(r), '10.11.0.0/16'), r).toBeUndefined();
     expect(f.log.every((d) => d.message.withdrawnRoutes.length === 1 && d.message.nlri.length === 0)).toBe(true);
+  });
+
+  it('RFC 2918 route refresh: the peer gets its whole Adj-RIB-Out again, nobody else gets anything', () => {
+    const f = reflectorTopology();
+    for (const [r, p] of [['c1', '10.11.0.0/16'], ['n1', '10.21.0.0/16'], ['e', '10.50.0.0/16']] as const) f.get(r).originate(pfx(p));
+    f.run();
+    f.clearLog();
+    f.get('rr').routeRefresh('c2', 'ipv4-unicast');
+    f.run();
+    expect(new Set(f.log.map((d) => d.to))).toEqual(new Set(['c2']));
+    expect(f.log.flatMap((d) => d.message.nlri.map((n) => `${n.addr}/${n.len}`)).length).toBe(3);
+    expect(prefixesOf(f.get('c2'))).toEqual(['10.11.0.0/16', '10.21.0.0/16', '10.50.0.0/16']);
   });
 
   it('update groups: an UPDATE for several peers with the same outbound policy is encoded once', () => {
@@ -517,5 +533,144 @@ describe('RFC 4684 route target constraint', () => {
     expect(new RtFilter([partial]).passes([b])).toBe(true);
     expect(new RtFilter([partial]).passes([routeTargetKey(parseRouteTarget('65001:100')!)])).toBe(false);
     expect(new RtFilter([{ prefixLength: 0, originAs: 0, routeTarget: new Uint8Array(8) }]).passes([])).toBe(true);
+  });
+});
+
+describe('update groups against the receivers (randomized)', () => {
+  const POOL = ['10.1.0.0/16', '10.2.0.0/16', '10.3.0.0/24', '10.4.0.0/24'];
+  const SPEAKERS = ['c1', 'c2', 'c3', 'c4', 'n1', 'e1'] as const;
+  type Op = { kind: 'originate' | 'withdraw'; at: (typeof SPEAKERS)[number]; prefix: string; med: number } | { kind: 'bounce'; at: (typeof SPEAKERS)[number] };
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ kind: fc.constantFrom('originate' as const, 'withdraw' as const), at: fc.constantFrom(...SPEAKERS), prefix: fc.constantFrom(...POOL), med: fc.constantFrom(0, 5) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('bounce' as const), at: fc.constantFrom(...SPEAKERS) }) },
+  );
+  const wire = (v: RouteView): string => `${v.nextHop}|${hex(pathAttributesBytes([...v.attributes], AS4_CONTEXT))}`;
+
+  it('what each peer received is exactly the Adj-RIB-Out the reflector derives for it, and everyone converges', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), (ops) => {
+        const f = new Fabric(false);
+        const ids: Record<string, string> = { rr: '10.7.0.100', c1: '10.7.0.1', c2: '10.7.0.2', c3: '10.7.0.3', c4: '10.7.0.4', n1: '10.7.0.5', e1: '192.0.2.77' };
+        for (const [n, a] of Object.entries(ids)) addr[n] = ip(a);
+        f.add('rr', router('rr', ids.rr!, AS, [...['c1', 'c2', 'c3', 'c4'].map((c) => peer(c, AS, { routeReflectorClient: true })), peer('n1', AS), peer('e1', 65001)]));
+        for (const s of SPEAKERS) f.add(s, router(s, ids[s]!, s === 'e1' ? 65001 : AS, [peer('rr', AS)]));
+        for (const s of SPEAKERS) f.connect('rr', s, s, 'rr');
+        const originated = new Map<string, Set<string>>(SPEAKERS.map((s) => [s, new Set()]));
+        for (const op of ops) {
+          if (op.kind === 'bounce') {
+            f.disconnect(op.at, 'rr');
+            f.connect('rr', op.at, op.at, 'rr');
+          } else if (op.kind === 'originate') {
+            f.get(op.at).originate(pfx(op.prefix), { med: op.med });
+            originated.get(op.at)!.add(op.prefix);
+          } else {
+            f.get(op.at).withdrawOriginated(pfx(op.prefix));
+            originated.get(op.at)!.delete(op.prefix);
+          }
+          f.run();
+          const rr = f.get('rr');
+          for (const s of SPEAKERS) {
+            const sent = new Map(rr.adjRibOut(s).map((v) => [v.nlri, wire(v)]));
+            const got = new Map(f.get(s).adjRibIn('rr').map((v) => [v.nlri, wire(v)]));
+            expect(got, `${s} after ${JSON.stringify(op)}`).toEqual(sent);
+          }
+          // One non-client only, so every speaker ends up with every prefix anyone originates.
+          const all = [...new Set([...originated.values()].flatMap((x) => [...x]))].sort();
+          for (const s of ['rr', ...SPEAKERS]) expect(prefixesOf(f.get(s)), s).toEqual(all);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('RFC 4684 filtering against the receivers (randomized)', () => {
+  const POOL = ['10.1.0.0/16', '10.2.0.0/16'];
+  const SITES = [
+    ['pe1', 'A'],
+    ['pe1', 'B'],
+    ['pe2', 'A'],
+    ['pe3', 'B'],
+    ['pe4', 'A'],
+  ] as const;
+  type Op =
+    | { kind: 'originate' | 'withdraw'; site: number; prefix: string }
+    | { kind: 'ask'; rts: ('A' | 'B' | 'default')[] };
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ kind: fc.constantFrom('originate' as const, 'withdraw' as const), site: fc.integer({ min: 0, max: SITES.length - 1 }), prefix: fc.constantFrom(...POOL) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('ask' as const), rts: fc.subarray(['A', 'B', 'default'] as ('A' | 'B' | 'default')[]) }) },
+  );
+  const wire = (v: RouteView): string => `${v.nextHop}|${v.labels?.join('/')}|${hex(pathAttributesBytes([...v.attributes], AS4_CONTEXT))}`;
+
+  it('each PE gets exactly the VPN routes whose route targets it imports (all of them without RFC 4684)', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 20 }), (ops) => {
+        const f = new Fabric(false);
+        const ids: Record<string, string> = { rr: '10.8.0.100', pe1: '10.8.0.1', pe2: '10.8.0.2', pe3: '10.8.0.3', pe4: '10.8.0.4', probe: '10.8.0.9' };
+        for (const [n, a] of Object.entries(ids)) addr[n] = ip(a);
+        const both = ['vpn-ipv4', 'rt-membership'] as Family[];
+        f.add('rr', router('rr', ids.rr!, AS, ['pe1', 'pe2', 'pe3', 'pe4', 'probe'].map((p) => peer(p, AS, { routeReflectorClient: true, families: both }))));
+        const vrfsOf = (pe: string) => SITES.filter(([p]) => p === pe).map(([, v]) => v);
+        for (const pe of ['pe1', 'pe2', 'pe3', 'pe4']) {
+          const vrfs = vrfsOf(pe).map((v, i) => ({ name: v, rd: { type: 1, administrator: ip(ids[pe]!), assignedNumber: i + 1 }, importRouteTargets: [v === 'A' ? RT_A : RT_B], exportRouteTargets: [v === 'A' ? RT_A : RT_B] }));
+          f.add(pe, router(pe, ids[pe]!, AS, [peer('rr', AS, { families: pe === 'pe4' ? ['vpn-ipv4'] : both })], { vrfs }));
+          f.connect('rr', pe, pe, 'rr');
+        }
+        f.add('probe', router('probe', ids.probe!, AS, [peer('rr', AS, { families: both })]));
+        f.connect('rr', 'probe', 'probe', 'rr');
+        f.run();
+        const live = new Set<string>(); // `${site}|${prefix}`
+        let asked: RtMembershipNlri[] = [];
+        for (const op of ops) {
+          if (op.kind === 'ask') {
+            const next = op.rts.map((r) => (r === 'default' ? { prefixLength: 0, originAs: 0, routeTarget: new Uint8Array(8) } : membershipFor(AS, r === 'A' ? RT_A : RT_B)));
+            const pathAttributes: PathAttribute[] = [attribute('MP_REACH_NLRI', { family: 'rt-membership', nextHop: ip(ids.probe!), nlri: next }), attribute('ORIGIN', 0), attribute('AS_PATH', []), attribute('LOCAL_PREF', 100)];
+            const unreach: PathAttribute[] = [attribute('MP_UNREACH_NLRI', { family: 'rt-membership', withdrawnRoutes: asked })];
+            for (const pa of [asked.length ? unreach : [], next.length ? pathAttributes : []]) {
+              if (!pa.length) continue;
+              const d = decodeMessage(encodeMessage({ type: 'UPDATE', withdrawnRoutes: [], nlri: [], pathAttributes: pa }, AS4_CONTEXT), AS4_CONTEXT);
+              if (!d.ok) throw new Error(d.error.toString());
+              f.get('rr').receiveUpdate('probe', d.value);
+            }
+            asked = next;
+          } else {
+            const [pe, vrf] = SITES[op.site]!;
+            if (op.kind === 'originate') f.get(pe).originate(pfx(op.prefix), {}, vrf);
+            else f.get(pe).withdrawOriginated(pfx(op.prefix), vrf);
+            (op.kind === 'originate' ? live.add(`${op.site}|${op.prefix}`) : live.delete(`${op.site}|${op.prefix}`));
+          }
+          f.run();
+          const rr = f.get('rr');
+          const vpnOnly = (vs: RouteView[]) => new Map(vs.filter((v) => v.family === 'vpn-ipv4').map((v) => [v.nlri, wire(v)]));
+          for (const pe of ['pe1', 'pe2', 'pe3', 'pe4', 'probe']) {
+            expect(vpnOnly(f.get(pe).adjRibIn('rr')), `${pe} after ${JSON.stringify(op)}`).toEqual(vpnOnly(rr.adjRibOut(pe)));
+          }
+          // Expected VPN routes from the reflector: other PEs' sites whose VRF the receiver imports.
+          const wants = (pe: string, vrf: string): boolean => {
+            if (pe === 'pe4') return true;
+            if (pe === 'probe') return asked.some((m) => m.prefixLength === 0 || m.routeTarget[7] === (vrf === 'A' ? 100 : 200));
+            return vrfsOf(pe).includes(vrf as 'A' | 'B');
+          };
+          for (const pe of ['pe1', 'pe2', 'pe3', 'pe4', 'probe']) {
+            const expected = [...live]
+              .map((k) => k.split('|') as [string, string])
+              .filter(([site]) => SITES[Number(site)]![0] !== pe && wants(pe, SITES[Number(site)]![1]))
+              .map(([site, prefix]) => `${SITES[Number(site)]![0]}/${SITES[Number(site)]![1]} ${prefix}`)
+              .sort();
+            const got = f
+              .get(pe)
+              .adjRibIn('rr')
+              .filter((v) => v.family === 'vpn-ipv4')
+              .map((v) => {
+                const owner = Object.entries(ids).find(([, a]) => ip(a) === v.rd!.administrator)![0];
+                return `${owner}/${vrfsOf(owner)[v.rd!.assignedNumber - 1]} ${formatIpv4(v.prefix!.addr)}/${v.prefix!.len}`;
+              })
+              .sort();
+            expect(got, `${pe} after ${JSON.stringify(op)}`).toEqual(expected);
+          }
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 });
