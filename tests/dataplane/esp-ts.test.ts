@@ -1,25 +1,15 @@
+import { wycheproofGroups } from './wycheproof.ts';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createCipheriv } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { aeadOpen, aeadSeal, TsEspEngine } from '../../src/dataplane/esp-ts.ts';
 import { ESP_KEY_BYTES, type EspSaParams, type EspSuite } from '../../src/dataplane/esp.ts';
 import { ReplayWindow } from '../../src/dataplane/replay.ts';
 import { encodeIpv4, IP_PROTO_UDP } from '../../src/proto/ip/index.ts';
 import { fromHex, hex } from '../../src/lib/bytes.ts';
 
-const VECTORS = new URL('../../../shared/vectors/wycheproof/', import.meta.url);
 
-interface WycheproofGroup {
-  ivSize: number;
-  keySize: number;
-  tagSize: number;
-  tests: { tcId: number; key: string; iv: string; aad: string; msg: string; ct: string; tag: string; result: 'valid' | 'invalid' | 'acceptable' }[];
-}
 
-function groups(file: string): WycheproofGroup[] {
-  return JSON.parse(readFileSync(new URL(file, VECTORS), 'utf8')).testGroups;
-}
 
 describe('AEADs against Wycheproof (the ESP shapes: 96-bit nonce, 128-bit tag)', () => {
   const cases: [string, EspSuite[], string][] = [
@@ -30,7 +20,7 @@ describe('AEADs against Wycheproof (the ESP shapes: 96-bit nonce, 128-bit tag)',
     it(`${name}: every valid vector seals and opens, every invalid one is refused`, () => {
       let valid = 0;
       let invalid = 0;
-      for (const g of groups(file)) {
+      for (const g of wycheproofGroups(file)) {
         if (g.ivSize !== 96 || g.tagSize !== 128) continue;
         const suite = suites.find((s) => ESP_KEY_BYTES[s] * 8 === g.keySize);
         if (!suite) continue;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
+import { wycheproofGroups } from './wycheproof.ts';
 import { aeadSeal, espAad, TsEspEngine } from '../../src/dataplane/esp-ts.ts';
 import { createWasmEspEngine, ESP_DESC, ESP_INNER_OFFSET, type WasmEspEngine } from '../../src/dataplane/esp-wasm.ts';
 import { ESP_KEY_BYTES, ESP_OVERHEAD_MAX, type EspEngine, type EspResult, type EspSaParams, type EspSuite } from '../../src/dataplane/esp.ts';
@@ -8,7 +8,6 @@ import { loadEspModule } from '../../src/runtime/wasm.ts';
 import { encodeIpv4, IP_PROTO_UDP } from '../../src/proto/ip/index.ts';
 import { fromHex, hex } from '../../src/lib/bytes.ts';
 
-const VECTORS = new URL('../../../shared/vectors/wycheproof/', import.meta.url);
 const SUITES: readonly EspSuite[] = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'];
 
 let module: WebAssembly.Module;
@@ -18,16 +17,7 @@ beforeAll(async () => {
   wasm = await createWasmEspEngine(module);
 });
 
-interface WycheproofGroup {
-  ivSize: number;
-  keySize: number;
-  tagSize: number;
-  tests: { tcId: number; key: string; iv: string; aad: string; msg: string; ct: string; tag: string; result: 'valid' | 'invalid' | 'acceptable' }[];
-}
 
-function groups(file: string): WycheproofGroup[] {
-  return JSON.parse(readFileSync(new URL(file, VECTORS), 'utf8')).testGroups;
-}
 
 /** A 4-byte-aligned deterministic byte string (no need for crypto randomness in fixtures). */
 function bytes(n: number, seed: number): Uint8Array {
@@ -86,7 +76,7 @@ describe('WASM AEADs: Wycheproof vectors (ESP shapes: 96-bit nonce, 128-bit tag,
     it(`${name}: every valid vector seals and opens, every invalid one is refused`, () => {
       let valid = 0;
       let invalid = 0;
-      for (const g of groups(file)) {
+      for (const g of wycheproofGroups(file)) {
         if (g.ivSize !== 96 || g.tagSize !== 128) continue;
         const suite = suites.find((s) => ESP_KEY_BYTES[s] * 8 === g.keySize);
         if (!suite) continue;
