@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLab } from '../runtime/node.ts';
 import type { RuntimeKind } from '../runtime/lab.ts';
+import type { DataplaneKind } from '../runtime/dataplane.ts';
 import { buildReport } from '../sim/snapshot.ts';
 import { loadTopology, formatTopologyErrors } from '../sim/topology/load.ts';
 import { MODES, type Mode } from '../sim/topology/types.ts';
 
 export const USAGE = `usage: vpnlab run FILE [--until SECONDS] [--seed N] [--mode l3vpn|mesh|gateway|group]
-                  [--runtime single|workers] [--workers N] [--pcap DIR] [--report FILE.json] [--quiet]
+                  [--runtime single|workers] [--workers N] [--dataplane wasm|ts]
+                  [--pcap DIR] [--report FILE.json] [--quiet]
        vpnlab validate FILE
 
   run       load, validate and run a topology (YAML or JSON); --until defaults to 10 s of virtual time
@@ -31,6 +33,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         mode: { type: 'string' },
         runtime: { type: 'string' },
         workers: { type: 'string' },
+        dataplane: { type: 'string' },
         pcap: { type: 'string' },
         report: { type: 'string' },
         quiet: { type: 'boolean' },
@@ -62,6 +65,8 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   if (runtime !== 'single' && runtime !== 'workers') problems.push(`--runtime: expected single or workers, got "${v.runtime}"`);
   const maxWorkers = v.workers === undefined ? undefined : Number(v.workers);
   if (maxWorkers !== undefined && !(Number.isInteger(maxWorkers) && maxWorkers >= 1)) problems.push(`--workers: expected a positive integer, got "${v.workers}"`);
+  const dataplane = (v.dataplane ?? 'wasm') as DataplaneKind;
+  if (dataplane !== 'wasm' && dataplane !== 'ts') problems.push(`--dataplane: expected wasm or ts, got "${v.dataplane}"`);
   if (problems.length) {
     errOut(`${problems.map((p) => `vpnlab: ${p}`).join('\n')}\n`);
     return 2;
@@ -90,6 +95,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   const wallStart = performance.now();
   const lab = await createLab(topology, {
     runtime,
+    dataplane,
     ...(maxWorkers ? { maxWorkers } : {}),
     taps: v.pcap ? 'all' : [],
     onProgress: (n, total) => {
@@ -119,10 +125,10 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         await writeFile(join(v.pcap, `${link.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.pcap`), await lab.pcap(link.index));
       }
     }
-    const report = buildReport(topology, snap, runtime);
+    const report = { ...buildReport(topology, snap, runtime), dataplane: lab.dataplane };
     if (v.report) await writeFile(v.report, `${JSON.stringify(report, null, 2)}\n`);
     const wallS = (performance.now() - wallStart) / 1000;
-    out(`${topology.name}: ran ${untilS} s of virtual time in ${wallS.toFixed(2)} s (${runtime}, seed ${topology.seed}, ${snap.eventsProcessed} events)\n`);
+    out(`${topology.name}: ran ${untilS} s of virtual time in ${wallS.toFixed(2)} s (${runtime}, ${lab.dataplane} data plane, seed ${topology.seed}, ${snap.eventsProcessed} events)\n`);
     for (const f of snap.flows) {
       const rtt = f.rttAvgUs !== undefined ? ` rtt avg ${(f.rttAvgUs / 1000).toFixed(3)} ms` : '';
       out(`  ${f.kind} ${f.from} -> ${f.to}: sent ${f.sent}, received ${f.received}, lost ${f.lost}${rtt}\n`);

@@ -19,6 +19,7 @@ import {
   type IcmpMessage,
   type Ipv4Header,
 } from '../proto/ip/index.ts';
+import { tsLpm, type Ipv4LpmTable, type LpmEngine } from '../dataplane/lpm.ts';
 import type { FlowConfig, FlowStats, NodeApp, NodeConfig, NodeContext, NodeSnapshot, RouteConfig, SimNode } from './types.ts';
 
 export const DEFAULT_TTL = 64;
@@ -51,8 +52,9 @@ export class IpNode implements SimNode, NodeContext {
   private readonly out: NodeOutput[] = [];
   private readonly local = new Set<number>();
   /** Forwarding table: per prefix length (longest first), network → route. */
-  private readonly fib = new Map<number, Map<number, RouteConfig>>();
-  private fibLengths: number[] = [];
+  /** Forwarding table: longest-prefix match (the data plane's LPM engine) to an index in `routes`. */
+  private readonly fib: Ipv4LpmTable;
+  private readonly routes: RouteConfig[] = [];
   private readonly ifs: IfState[];
   private readonly flows: FlowState[];
   /** Flows by their topology-wide index (ping identifiers carry it). */
@@ -76,7 +78,12 @@ export class IpNode implements SimNode, NodeContext {
     icmpErrorsSent: 0,
   };
 
-  constructor(readonly config: NodeConfig) {
+  /** `lpm`: the data plane's longest-prefix-match engine (WASM or the TypeScript reference). */
+  constructor(
+    readonly config: NodeConfig,
+    lpm: LpmEngine = tsLpm,
+  ) {
+    this.fib = lpm.ipv4({ directBits: 8 });
     for (const i of config.interfaces) this.local.add(i.addr);
     if (config.loopback !== undefined) this.local.add(config.loopback);
     for (const r of config.routes) this.addRoute(r);
@@ -102,21 +109,19 @@ export class IpNode implements SimNode, NodeContext {
   }
 
   addRoute(r: RouteConfig): void {
-    let byLen = this.fib.get(r.len);
-    if (!byLen) {
-      byLen = new Map();
-      this.fib.set(r.len, byLen);
-      this.fibLengths = [...this.fib.keys()].sort((a, b) => b - a);
+    const prefix = (r.prefix & ipv4Mask(r.len)) >>> 0;
+    const at = this.fib.get(prefix, r.len);
+    if (at !== undefined) {
+      this.routes[at] = r;
+      return;
     }
-    byLen.set((r.prefix & ipv4Mask(r.len)) >>> 0, r);
+    this.routes.push(r);
+    this.fib.insert(prefix, r.len, this.routes.length - 1);
   }
 
   lookup(dst: number): RouteConfig | undefined {
-    for (const len of this.fibLengths) {
-      const r = this.fib.get(len)!.get((dst & ipv4Mask(len)) >>> 0);
-      if (r) return r;
-    }
-    return undefined;
+    const at = this.fib.lookup(dst >>> 0);
+    return at === undefined ? undefined : this.routes[at];
   }
 
   handle(input: NodeInput, nowUs: number): void {

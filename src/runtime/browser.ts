@@ -3,6 +3,7 @@
 import type { Topology } from '../sim/topology/types.ts';
 import { SingleThreadLab, type Lab, type LabOptions, type RuntimeKind } from './lab.ts';
 import { WorkerLab } from './worker-lab.ts';
+import { chooseDataplane } from './dataplane.ts';
 
 export interface BrowserLabOptions extends LabOptions {
   runtime?: RuntimeKind;
@@ -11,7 +12,10 @@ export interface BrowserLabOptions extends LabOptions {
 }
 
 export async function createBrowserLab(topology: Topology, options: BrowserLabOptions = {}): Promise<Lab> {
-  if ((options.runtime ?? 'workers') === 'single') return new SingleThreadLab(topology, options);
+  if ((options.runtime ?? 'workers') === 'single') {
+    const dp = await chooseDataplane(options.dataplane ?? 'wasm');
+    return new SingleThreadLab(topology, { ...options, lpm: dp.lpm });
+  }
   return WorkerLab.create(topology, {
     ...options,
     spawn: () => {

@@ -2,7 +2,9 @@
 // thread, or workers). Owns no protocol state; it forwards to the kernel or the worker pool.
 
 import type { NodeCommand } from '../lib/sans-io.ts';
+import type { LpmEngine } from '../dataplane/lpm.ts';
 import { Kernel } from '../sim/kernel.ts';
+import type { DataplaneKind } from './dataplane.ts';
 import type { LabSnapshot } from '../sim/snapshot.ts';
 import type { Topology } from '../sim/topology/types.ts';
 
@@ -13,11 +15,15 @@ export interface LabOptions {
   trace?: boolean;
   /** Links to record for pcap: 'all' (default) or indices. */
   taps?: 'all' | readonly number[];
+  /** The data plane to use: the WASM engines (default; the TypeScript reference if they fail to load) or the reference. */
+  dataplane?: DataplaneKind;
 }
 
 export interface Lab {
   readonly topology: Topology;
   readonly runtime: RuntimeKind;
+  /** The data plane the nodes use (chosen at start-up). */
+  readonly dataplane: DataplaneKind;
   /** Every event at or before this virtual time (µs) has been processed. */
   readonly nowUs: number;
   runUntil(tUs: number): Promise<void>;
@@ -35,13 +41,16 @@ export interface Lab {
 /** Nodes in this thread, on the deterministic kernel. */
 export class SingleThreadLab implements Lab {
   readonly runtime = 'single' as const;
+  readonly dataplane: DataplaneKind;
   private readonly kernel: Kernel;
 
+  /** `lpm`: an engine already chosen (see chooseDataplane); the TypeScript reference without one. */
   constructor(
     readonly topology: Topology,
-    options: LabOptions = {},
+    options: LabOptions & { lpm?: LpmEngine } = {},
   ) {
-    this.kernel = new Kernel(topology, { trace: options.trace ?? false, taps: options.taps ?? 'all' });
+    this.dataplane = options.lpm?.name ?? 'ts';
+    this.kernel = new Kernel(topology, { trace: options.trace ?? false, taps: options.taps ?? 'all', ...(options.lpm ? { lpm: options.lpm } : {}) });
   }
 
   get nowUs(): number {

@@ -4,6 +4,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { Topology } from '../sim/topology/types.ts';
 import { SingleThreadLab, type Lab, type LabOptions, type RuntimeKind } from './lab.ts';
 import { startTsWorker } from './node-worker.ts';
+import { chooseDataplane } from './dataplane.ts';
 import { WorkerLab } from './worker-lab.ts';
 
 export interface NodeLabOptions extends LabOptions {
@@ -13,7 +14,11 @@ export interface NodeLabOptions extends LabOptions {
 }
 
 export async function createLab(topology: Topology, options: NodeLabOptions = {}): Promise<Lab> {
-  if ((options.runtime ?? 'single') === 'single') return new SingleThreadLab(topology, options);
+  if ((options.runtime ?? 'single') === 'single') {
+    const dp = await chooseDataplane(options.dataplane ?? 'wasm');
+    if (dp.fallbackReason) console.warn(`[vpnlab] WASM data plane unavailable (${dp.fallbackReason}); using the TypeScript reference`);
+    return new SingleThreadLab(topology, { ...options, lpm: dp.lpm });
+  }
   const entry = new URL('./partition-worker-node.ts', import.meta.url);
   return WorkerLab.create(topology, {
     ...options,

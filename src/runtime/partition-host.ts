@@ -11,6 +11,7 @@ import { Partition, type TraceEntry, type RemoteFrame } from '../sim/partition.t
 import type { DirCounters } from '../sim/snapshot.ts';
 import type { Topology } from '../sim/topology/types.ts';
 import { decodeBatch, encodeBatch } from './frame-batch.ts';
+import { chooseDataplane, type DataplaneKind } from './dataplane.ts';
 
 /** The part of MessagePort both the DOM and node:worker_threads provide. */
 export interface FramePort {
@@ -29,6 +30,7 @@ export interface PartitionInit {
   partitionOf: number[];
   self: number;
   peers: { partition: number; port: FramePort }[];
+  dataplane: DataplaneKind;
 }
 
 export interface PartitionParts {
@@ -47,8 +49,10 @@ export class PartitionHost {
   /** Windows whose inbound batches have been taken in: all below this. */
   private ingestedBelow = 0;
 
-  init(init: PartitionInit): void {
+  /** Sets the partition up; resolves to the data plane its nodes use (chosen here, at start-up). */
+  async init(init: PartitionInit): Promise<DataplaneKind> {
     assert(!this.part, 'partition already initialised');
+    const dp = await chooseDataplane(init.dataplane);
     this.partitionOf = init.partitionOf;
     for (const { partition, port } of init.peers) {
       this.ports.set(partition, port);
@@ -61,7 +65,8 @@ export class PartitionHost {
       });
       port.start?.();
     }
-    this.part = new Partition(init.topology, init.owned, createSimNode, { trace: init.trace, taps: init.taps });
+    this.part = new Partition(init.topology, init.owned, (t, i) => createSimNode(t, i, dp.lpm), { trace: init.trace, taps: init.taps });
+    return dp.kind;
   }
 
   /**

@@ -12,6 +12,7 @@ import { mergeTrace, sortTap } from '../sim/partition.ts';
 import { buildSnapshot, type DirCounters, type LabSnapshot } from '../sim/snapshot.ts';
 import type { Topology } from '../sim/topology/types.ts';
 import type { Lab, LabOptions } from './lab.ts';
+import type { DataplaneKind } from './dataplane.ts';
 import type { FramePort, PartitionHost } from './partition-host.ts';
 
 /** Default upper bound on workers; more nodes than this are sharded over this many. */
@@ -50,6 +51,8 @@ export function lookaheadUs(topology: Topology, partitionOf: readonly number[]):
 
 export class WorkerLab implements Lab {
   readonly runtime = 'workers' as const;
+  /** What the workers chose at start-up ('ts' if any of them fell back). */
+  dataplane: DataplaneKind = 'ts';
   private window = 0;
   /** Every event before this time has been processed. */
   private doneBeforeUs = 0;
@@ -104,19 +107,21 @@ export class WorkerLab implements Lab {
     const lab = new WorkerLab(topology, workers, hosts, partitionOf, lookahead);
     try {
       let started = 0;
-      await lab.guard(
+      const kinds = await lab.guard(
         hosts.map(async (h, p) => {
           const owned = partitionOf.flatMap((q, i) => (q === p ? [i] : []));
           const ports = peers[p]!.map((x) => x.port as unknown as Transferable);
-          await h.init(
+          const kind = await h.init(
             Comlink.transfer(
-              { topology, owned, trace: options.trace ?? false, taps: options.taps === undefined || options.taps === 'all' ? 'all' : [...options.taps], partitionOf, self: p, peers: peers[p]! },
+              { topology, owned, trace: options.trace ?? false, taps: options.taps === undefined || options.taps === 'all' ? 'all' : [...options.taps], partitionOf, self: p, peers: peers[p]!, dataplane: options.dataplane ?? 'wasm' },
               ports,
             ),
           );
           options.onProgress?.(++started, count);
+          return kind;
         }),
       );
+      lab.dataplane = kinds.every((k) => k === 'wasm') ? 'wasm' : 'ts';
     } catch (e) {
       await lab.close();
       throw e;

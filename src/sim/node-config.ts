@@ -4,6 +4,7 @@
 
 import { ipv4Mask } from '../lib/addr.ts';
 import { rngFor, nodeStream, RNG_STREAM } from '../lib/rng.ts';
+import { tsLpm, type LpmEngine } from '../dataplane/lpm.ts';
 import { BgpApp } from '../node/bgp-app.ts';
 import { RouterProcessor } from '../node/bgp-rib.ts';
 import { IpNode } from '../node/ip-node.ts';
@@ -98,9 +99,13 @@ export function nodeConfig(topology: Topology, nodeIndex: number): NodeConfig {
   return cfg;
 }
 
-/** The node factory both runtimes use: an IPv4 node, plus TCP and BGP where the plan says so. */
-export function createSimNode(topology: Topology, nodeIndex: number): SimNode {
-  const node = new IpNode(nodeConfig(topology, nodeIndex));
+/**
+ * The node factory both runtimes use: an IPv4 node, plus TCP and BGP where the plan says so. `lpm`
+ * is the data plane's longest-prefix-match engine, chosen at start-up (WASM, or the TypeScript
+ * reference); both answer identically, so the choice never changes a run.
+ */
+export function createSimNode(topology: Topology, nodeIndex: number, lpm: LpmEngine = tsLpm): SimNode {
+  const node = new IpNode(nodeConfig(topology, nodeIndex), lpm);
   const plan = bgpPlan(topology, nodeIndex);
   if (plan) {
     const tcp = new TcpApp(node, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_TCP)));

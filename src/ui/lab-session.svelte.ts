@@ -53,6 +53,8 @@ export class LabSession {
   readonly canStep = $derived(this.ready && !this.playing && !this.busy);
 
   readonly runtime: RuntimeKind;
+  /** The data plane the runtime chose at start-up ('wasm', or 'ts' when the WASM engine did not load). */
+  dataplane = $state<'wasm' | 'ts' | undefined>(undefined);
   readonly #maxWorkers: number | undefined;
   #lab: Lab | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -215,6 +217,7 @@ export class LabSession {
         },
       });
       this.#lab = lab;
+      this.dataplane = lab.dataplane;
       this.snapshot = await lab.snapshot();
       this.phase = 'ready';
     } catch (e) {

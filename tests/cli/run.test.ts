@@ -25,18 +25,20 @@ describe('vpnlab run', () => {
       ['--runtime', 'single'],
       ['--runtime', 'single'],
       ['--runtime', 'workers'],
+      ['--runtime', 'single', '--dataplane', 'ts'],
     ].map((extra, i) => ({ dir: join(base, `run${i}`), extra }));
     for (const r of runs) {
       const res = await cli(['run', FIG2, '--until', '10', '--seed', '7', '--quiet', '--pcap', r.dir, '--report', `${r.dir}.json`, ...r.extra]);
       expect(res.err).toBe('');
       expect(res.code).toBe(0);
     }
-    const [a, b, c] = runs.map((r) => pcaps(r.dir));
+    const [a, b, c, d] = runs.map((r) => pcaps(r.dir));
     expect(a!.size).toBeGreaterThan(5);
     expect([...b!.keys()]).toEqual([...a!.keys()]);
     for (const [name, bytes] of a!) {
       expect(b!.get(name)!.equals(bytes), `${name} differs between two single runs`).toBe(true);
       expect(c!.get(name)!.equals(bytes), `${name} differs between single and workers`).toBe(true);
+      expect(d!.get(name)!.equals(bytes), `${name} differs between the WASM and TypeScript data planes`).toBe(true);
     }
     const report = JSON.parse(readFileSync(`${runs[0]!.dir}.json`, 'utf8'));
     expect(report.seed).toBe(7);
@@ -46,6 +48,8 @@ describe('vpnlab run', () => {
     for (const p of pings) expect(p.received).toBe(p.sent);
     const reportW = JSON.parse(readFileSync(`${runs[2]!.dir}.json`, 'utf8'));
     expect({ ...reportW, runtime: 'single' }).toEqual(report);
+    expect(report.dataplane).toBe('wasm');
+    expect(JSON.parse(readFileSync(`${runs[3]!.dir}.json`, 'utf8')).dataplane).toBe('ts');
   });
 
   it('tshark reads every pcap with no malformed packet and shows the pings', async (ctx) => {
