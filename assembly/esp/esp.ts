@@ -198,6 +198,9 @@ function decapOne(desc: usize): void {
   if (total < headerLen || total > len) return drop(desc, 0, DROP_MALFORMED);
   if (sumLe16(pkt, headerLen) != 0xffff) return drop(desc, 0, DROP_MALFORMED);
   if ((load<u8>(pkt, 6) & 0x80) != 0) return drop(desc, 0, DROP_MALFORMED); // reserved flag
+  // RFC 4303 §3.4.1: fragments are reassembled before ESP processing; we never reassemble, so an
+  // outer fragment (MF set or a non-zero offset) is not an ESP packet we can take.
+  if ((((<u32>load<u8>(pkt, 6)) << 8) | <u32>load<u8>(pkt, 7)) & 0x3fff) return drop(desc, 0, DROP_MALFORMED);
   if (load<u8>(pkt, 9) != PROTO_ESP) return drop(desc, 0, DROP_MALFORMED);
   const esp = pkt + headerLen;
   const espLen = total - headerLen;

@@ -184,6 +184,8 @@ export class TsEspEngine implements EspEngine {
   private decapOne(outer: Uint8Array): EspResult {
     const ip = decodeIpv4(outer);
     if (!ip.ok || ip.value.header.protocol !== IP_PROTO_ESP) return { ok: false, reason: 'malformed' };
+    // RFC 4303 §3.4.1: fragments are reassembled before ESP processing; we never reassemble.
+    if (ip.value.header.moreFragments || ip.value.header.fragmentOffset !== 0) return { ok: false, reason: 'malformed' };
     const esp = ip.value.payload;
     if (esp.length < ESP_HEADER_BYTES + ESP_IV_BYTES + 2 + ESP_ICV_BYTES) return { ok: false, reason: 'malformed' };
     const dv = new DataView(esp.buffer, esp.byteOffset, esp.byteLength);

@@ -15,7 +15,8 @@
 // Sequence numbers start at 1. Without ESN the sender stops at 2^32 − 1 (RFC 4303 §3.3.3: the SA
 // must be rekeyed); with ESN at 2^64 − 1.
 //
-// Decapsulate checks, in this order: outer IPv4 well-formed with protocol 50 → SPI known (inbound SA)
+// Decapsulate checks, in this order: outer IPv4 well-formed with protocol 50 and not a fragment
+// (RFC 4303 §3.4.1: reassembly comes first, and we do not reassemble) → SPI known (inbound SA)
 // → sequence number inside the anti-replay window and not seen (RFC 4303 §3.4.3; with ESN the
 // high 32 bits are inferred as in Appendix A2.2) → ICV (before any plaintext is released) → padding
 // bytes 1,2,3,… and next header 4 or 41 → then, and only then, the window is updated and the inner
@@ -59,7 +60,7 @@ export type EspDirection = 'outbound' | 'inbound';
 
 /** Why a packet did not make it through an engine. */
 export const ESP_DROP_REASONS = [
-  'malformed', // outer header or ESP framing wrong (too short, not protocol 50, bad IPv4 header)
+  'malformed', // outer header or ESP framing wrong (too short, not protocol 50, bad IPv4 header, a fragment); outbound: inner not IPv4/IPv6
   'unknown-spi', // no inbound SA with this SPI
   'replay', // sequence number already seen
   'too-old', // sequence number left of the window

@@ -433,3 +433,32 @@ describe('WasmEspEngine against TsEspEngine, byte for byte', () => {
     });
   });
 });
+
+describe('outer fragments (RFC 4303 §3.4.1)', () => {
+  it('both engines drop an ESP packet whose outer header says fragment, before the SPI lookup', async () => {
+    const module = await loadEspModule();
+    const engines: EspEngine[] = [new TsEspEngine(), await createWasmEspEngine(module)];
+    const params: EspSaParams = { spi: 0x4321, suite: 'aes-gcm-128', key: new Uint8Array(16).fill(3), salt: new Uint8Array(4).fill(9), esn: false, replayWindow: 64, tunnelSrc: 0xc0000201, tunnelDst: 0xc0000202 };
+    const inner = encodeIpv4({ dscp: 0, ecn: 0, identification: 1, dontFragment: false, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: IP_PROTO_UDP, src: 0x0a000001, dst: 0x0a000002, options: new Uint8Array(0) }, new Uint8Array(40));
+    for (const e of engines) {
+      const out = e.addSa('outbound', params);
+      e.addSa('inbound', params);
+      const [r] = e.encapsulate(out, [inner]);
+      if (!r?.ok) throw new Error('encapsulate');
+      for (const [flags, label] of [[0x20, 'MF'], [0x00, 'offset']] as const) {
+        const frag = r.bytes.slice();
+        frag[6] = flags; // clear DF; MF, or…
+        frag[7] = label === 'offset' ? 1 : 0; // …a non-zero fragment offset
+        frag[10] = 0;
+        frag[11] = 0;
+        let sum = 0;
+        for (let i = 0; i < 20; i += 2) sum += (frag[i]! << 8) | frag[i + 1]!;
+        while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+        frag[10] = (~sum >> 8) & 0xff;
+        frag[11] = ~sum & 0xff;
+        expect(e.decapsulate([frag])[0], `${e.name} ${label}`).toEqual({ ok: false, reason: 'malformed' });
+      }
+      expect(e.decapsulate([r.bytes])[0]!.ok, e.name).toBe(true);
+    }
+  });
+});
