@@ -54,6 +54,8 @@ export function checkSaParams(direction: EspDirection, p: EspSaParams): void {
   if (p.salt.length !== ESP_SALT_BYTES) fail(`salt must be ${ESP_SALT_BYTES} bytes, got ${p.salt.length}`);
   if (direction === 'inbound' && !(p.replayWindow === 0 || (p.replayWindow >= 32 && p.replayWindow <= REPLAY_WINDOW_MAX && p.replayWindow % 32 === 0)))
     fail(`replay window must be 0 or a multiple of 32 in 32..${REPLAY_WINDOW_MAX}, got ${p.replayWindow}`);
+  // RFC 4303 App. A2.2 infers the high half of an ESN from the window; without one it cannot.
+  if (direction === 'inbound' && p.esn && p.replayWindow === 0) fail('ESN needs an anti-replay window to infer the high half of the sequence number (RFC 4303 App. A2.2)');
 }
 
 /** AAD of RFC 4106 §5 / RFC 7634 §2.1: SPI | seq (8 bytes), or SPI | seq high | seq low with ESN (12). */

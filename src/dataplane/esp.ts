@@ -48,7 +48,7 @@ export interface EspSaParams {
   esn: boolean;
   /**
    * Anti-replay window in packets, 32..REPLAY_WINDOW_MAX and a multiple of 32, or 0 for none (a group
-   * SA with many senders, RFC 6407 §4.4.2 style); inbound only.
+   * SA with many senders, RFC 6407 §4.4.2 style); inbound only. ESN needs a window (0 with ESN is refused).
    */
   replayWindow: number;
   /** Outer IPv4 source and destination (unsigned 32-bit), used when encapsulating. */
