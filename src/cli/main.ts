@@ -9,16 +9,18 @@ import { createLab } from '../runtime/node.ts';
 import type { RuntimeKind } from '../runtime/lab.ts';
 import type { DataplaneKind } from '../runtime/dataplane.ts';
 import { buildReport } from '../sim/snapshot.ts';
+import { meshEspSaLines } from '../sim/mesh-plan.ts';
 import { loadTopology, formatTopologyErrors } from '../sim/topology/load.ts';
 import { MODES, type Mode } from '../sim/topology/types.ts';
 
 export const USAGE = `usage: vpnlab run FILE [--until SECONDS] [--seed N] [--mode l3vpn|mesh|gateway|group]
                   [--runtime single|workers] [--workers N] [--dataplane wasm|ts]
-                  [--pcap DIR] [--report FILE.json] [--quiet]
+                  [--pcap DIR] [--keys FILE] [--report FILE.json] [--quiet]
        vpnlab validate FILE
 
   run       load, validate and run a topology (YAML or JSON); --until defaults to 10 s of virtual time
-  validate  check a topology file and print every error with its path`;
+  validate  check a topology file and print every error with its path
+  --keys    write the run's ESP keys in Wireshark's esp_sa format (one line per SA)`;
 
 /** Exit codes: 0 ok, 1 run failed, 2 bad usage or bad topology. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), errOut: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
@@ -36,6 +38,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         dataplane: { type: 'string' },
         pcap: { type: 'string' },
         report: { type: 'string' },
+        keys: { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -126,6 +129,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       }
     }
     const report = { ...buildReport(topology, snap, runtime), dataplane: lab.dataplane };
+    if (v.keys) await writeFile(v.keys, meshEspSaLines(topology).map((l) => `${l}\n`).join(''));
     if (v.report) await writeFile(v.report, `${JSON.stringify(report, null, 2)}\n`);
     const wallS = (performance.now() - wallStart) / 1000;
     out(`${topology.name}: ran ${untilS} s of virtual time in ${wallS.toFixed(2)} s (${runtime}, ${lab.dataplane} data plane, seed ${topology.seed}, ${snap.eventsProcessed} events)\n`);
@@ -135,6 +139,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     }
     if (v.pcap) out(`  pcaps: ${topology.links.length} files in ${v.pcap}\n`);
     if (v.report) out(`  report: ${v.report}\n`);
+    if (v.keys) out(`  ESP keys (Wireshark esp_sa): ${v.keys}\n`);
     return 0;
   } catch (e) {
     errOut(`vpnlab: run failed: ${(e as Error).stack ?? String(e)}\n`);

@@ -368,6 +368,18 @@ export class WasmEspEngine implements EspEngine {
 }
 
 /** Instantiates the ESP module (it needs no imports) and wraps it as an EspEngine. */
+/**
+ * The same, instantiated synchronously: for workers and Node, where nodes are built synchronously
+ * (a browser's main thread refuses synchronous instantiation of a module this size).
+ */
+export function createWasmEspEngineSync(module: WebAssembly.Module): WasmEspEngine {
+  const instance = new WebAssembly.Instance(module, {});
+  if (!isEspExports(instance.exports)) {
+    throw new TypeError('createWasmEspEngineSync: module lacks the ESP exports (rebuild with node assembly/build.mjs esp)');
+  }
+  return new WasmEspEngine(instance.exports);
+}
+
 export async function createWasmEspEngine(module: WebAssembly.Module): Promise<WasmEspEngine> {
   const instance = await WebAssembly.instantiate(module, {});
   if (!isEspExports(instance.exports)) {

@@ -208,10 +208,16 @@ export class IpNode implements SimNode, NodeContext {
       this.deliverLocal(bytes, nowUs);
       return;
     }
-    this.forward(bytes);
+    this.forward(bytes, nowUs);
   }
 
-  private forward(bytes: Uint8Array): void {
+  /** Forwards a whole IPv4 packet as if it had just arrived (e.g. a decapsulated inner packet). */
+  forwardPacket(bytes: Uint8Array, nowUs: number): void {
+    if (this.crashed) return;
+    this.forward(bytes, nowUs);
+  }
+
+  private forward(bytes: Uint8Array, nowUs: number): void {
     const dec = decodeIpv4(bytes);
     if (!dec.ok) {
       this.counters.dropMalformed++;
@@ -222,6 +228,8 @@ export class IpNode implements SimNode, NodeContext {
       this.icmpError(dec.value.header, bytes, 11, 0); // RFC 792: time exceeded in transit
       return;
     }
+    // An application may take the packet (the IPsec of a security gateway protecting it).
+    for (const app of this.apps) if (app.transit?.(bytes, nowUs)) return;
     const route = this.lookup(dec.value.header.dst);
     if (!route) {
       this.counters.dropNoRoute++;

@@ -2,6 +2,15 @@
 // plain configuration it is built from. Types only.
 
 import type { NodeCore } from '../lib/sans-io.ts';
+import type { EspEngine } from '../dataplane/esp.ts';
+import type { LpmEngine } from '../dataplane/lpm.ts';
+
+/** The fast paths a node uses, chosen at start-up (WASM engines or the TypeScript reference). */
+export interface NodeDataplane {
+  lpm: LpmEngine;
+  /** A fresh ESP engine (its own SA table) for one node. */
+  newEsp(): EspEngine;
+}
 
 export type NodeRole = 'host' | 'ce' | 'pe' | 'p' | 'sr';
 
@@ -110,6 +119,8 @@ export interface NodeContext {
   log(topic: string, text: string): void;
   /** True when `addr` is one of this node's addresses. */
   isLocal(addr: number): boolean;
+  /** Forwards a whole IPv4 packet as if it had just arrived (a decapsulated inner packet). */
+  forwardPacket(bytes: Uint8Array, nowUs: number): void;
 }
 
 /**
@@ -120,6 +131,8 @@ export interface NodeApp {
   readonly name: string;
   /** Offered every locally delivered packet the node itself does not consume; true if taken. */
   receive(src: number, dst: number, protocol: number, payload: Uint8Array, nowUs: number): boolean;
+  /** Offered every packet about to be forwarded (before the route lookup); true if it took it. */
+  transit?(bytes: Uint8Array, nowUs: number): boolean;
   /** Called when the node wakes at or after this app's deadline (and once at start). */
   timer(nowUs: number): void;
   nextDeadlineUs(): number | undefined;

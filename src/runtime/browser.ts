@@ -14,7 +14,7 @@ export interface BrowserLabOptions extends LabOptions {
 export async function createBrowserLab(topology: Topology, options: BrowserLabOptions = {}): Promise<Lab> {
   if ((options.runtime ?? 'workers') === 'single') {
     const dp = await chooseDataplane(options.dataplane ?? 'wasm');
-    return new SingleThreadLab(topology, { ...options, lpm: dp.lpm });
+    return new SingleThreadLab(topology, { ...options, engines: dp });
   }
   return WorkerLab.create(topology, {
     ...options,

@@ -1,23 +1,32 @@
 // Chooses the data plane at start-up: the WASM engines from assembly/ when their modules load, the
 // TypeScript reference otherwise (or when asked for). Owns the loading; the engines live in dataplane/.
 
-import { createWasmLpm, tsLpm, type LpmEngine } from '../dataplane/lpm.ts';
-import { loadLpmModule } from './wasm.ts';
+import type { EspEngine } from '../dataplane/esp.ts';
+import { TsEspEngine } from '../dataplane/esp-ts.ts';
+import { createWasmEspEngineSync } from '../dataplane/esp-wasm.ts';
+import { createWasmLpm, tsLpm } from '../dataplane/lpm.ts';
+import type { NodeDataplane } from '../node/types.ts';
+import { loadEspModule, loadLpmModule } from './wasm.ts';
 
 export type DataplaneKind = 'wasm' | 'ts';
 
-export interface ChosenDataplane {
+export interface ChosenDataplane extends NodeDataplane {
   kind: DataplaneKind;
-  lpm: LpmEngine;
-  /** Why the WASM engine was not used, when it was asked for and failed to load. */
+  /** Why the WASM engines were not used, when they were asked for and failed to load. */
   fallbackReason?: string;
 }
 
-export async function chooseDataplane(wanted: DataplaneKind = 'wasm', lpmModuleUrl?: string | URL): Promise<ChosenDataplane> {
-  if (wanted === 'ts') return { kind: 'ts', lpm: tsLpm };
+export const TS_DATAPLANE: ChosenDataplane = { kind: 'ts', lpm: tsLpm, newEsp: (): EspEngine => new TsEspEngine() };
+
+export async function chooseDataplane(wanted: DataplaneKind = 'wasm'): Promise<ChosenDataplane> {
+  if (wanted === 'ts') return TS_DATAPLANE;
   try {
-    return { kind: 'wasm', lpm: await createWasmLpm(await loadLpmModule(lpmModuleUrl)) };
+    const [lpmModule, espModule] = await Promise.all([loadLpmModule(), loadEspModule()]);
+    const lpm = await createWasmLpm(lpmModule);
+    // One ESP engine per node (its own SA table); probe once that this thread may instantiate synchronously.
+    createWasmEspEngineSync(espModule);
+    return { kind: 'wasm', lpm, newEsp: () => createWasmEspEngineSync(espModule) };
   } catch (e) {
-    return { kind: 'ts', lpm: tsLpm, fallbackReason: e instanceof Error ? e.message : String(e) };
+    return { ...TS_DATAPLANE, fallbackReason: e instanceof Error ? e.message : String(e) };
   }
 }

@@ -2,9 +2,8 @@
 // thread, or workers). Owns no protocol state; it forwards to the kernel or the worker pool.
 
 import type { NodeCommand } from '../lib/sans-io.ts';
-import type { LpmEngine } from '../dataplane/lpm.ts';
 import { Kernel } from '../sim/kernel.ts';
-import type { DataplaneKind } from './dataplane.ts';
+import type { ChosenDataplane, DataplaneKind } from './dataplane.ts';
 import type { LabSnapshot } from '../sim/snapshot.ts';
 import type { Topology } from '../sim/topology/types.ts';
 
@@ -44,13 +43,13 @@ export class SingleThreadLab implements Lab {
   readonly dataplane: DataplaneKind;
   private readonly kernel: Kernel;
 
-  /** `lpm`: an engine already chosen (see chooseDataplane); the TypeScript reference without one. */
+  /** `engines`: a data plane already chosen (see chooseDataplane); the TypeScript reference without one. */
   constructor(
     readonly topology: Topology,
-    options: LabOptions & { lpm?: LpmEngine } = {},
+    options: LabOptions & { engines?: ChosenDataplane } = {},
   ) {
-    this.dataplane = options.lpm?.name ?? 'ts';
-    this.kernel = new Kernel(topology, { trace: options.trace ?? false, taps: options.taps ?? 'all', ...(options.lpm ? { lpm: options.lpm } : {}) });
+    this.dataplane = options.engines?.kind ?? 'ts';
+    this.kernel = new Kernel(topology, { trace: options.trace ?? false, taps: options.taps ?? 'all', ...(options.engines ? { dataplane: options.engines } : {}) });
   }
 
   get nowUs(): number {

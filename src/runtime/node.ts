@@ -17,7 +17,7 @@ export async function createLab(topology: Topology, options: NodeLabOptions = {}
   if ((options.runtime ?? 'single') === 'single') {
     const dp = await chooseDataplane(options.dataplane ?? 'wasm');
     if (dp.fallbackReason) console.warn(`[vpnlab] WASM data plane unavailable (${dp.fallbackReason}); using the TypeScript reference`);
-    return new SingleThreadLab(topology, { ...options, lpm: dp.lpm });
+    return new SingleThreadLab(topology, { ...options, engines: dp });
   }
   const entry = new URL('./partition-worker-node.ts', import.meta.url);
   return WorkerLab.create(topology, {

@@ -65,7 +65,7 @@ export class PartitionHost {
       });
       port.start?.();
     }
-    this.part = new Partition(init.topology, init.owned, (t, i) => createSimNode(t, i, dp.lpm), { trace: init.trace, taps: init.taps });
+    this.part = new Partition(init.topology, init.owned, (t, i) => createSimNode(t, i, dp), { trace: init.trace, taps: init.taps });
     return dp.kind;
   }
 

@@ -6,7 +6,7 @@ import type { NodeCommand } from '../lib/sans-io.ts';
 import { encodePcap } from './pcap.ts';
 import { Partition, mergeTrace, sortTap, type NodeFactory } from './partition.ts';
 import { createSimNode } from './node-config.ts';
-import type { LpmEngine } from '../dataplane/lpm.ts';
+import type { NodeDataplane } from '../node/types.ts';
 import { buildSnapshot, type LabSnapshot } from './snapshot.ts';
 import type { Topology } from './topology/types.ts';
 
@@ -15,8 +15,8 @@ export interface KernelOptions {
   /** Links to record for pcap: 'all' (default) or indices. */
   taps?: 'all' | readonly number[];
   factory?: NodeFactory;
-  /** The data plane's LPM engine for the default factory (default: the TypeScript reference). */
-  lpm?: LpmEngine;
+  /** The data plane for the default factory (default: the TypeScript reference engines). */
+  dataplane?: NodeDataplane;
 }
 
 export class Kernel {
@@ -29,8 +29,8 @@ export class Kernel {
     options: KernelOptions = {},
   ) {
     const all = topology.nodes.map((n) => n.index);
-    const lpm = options.lpm;
-    this.part = new Partition(topology, all, options.factory ?? ((t, i) => createSimNode(t, i, lpm)), { trace: options.trace ?? false, taps: options.taps ?? 'all' });
+    const dataplane = options.dataplane;
+    this.part = new Partition(topology, all, options.factory ?? ((t, i) => createSimNode(t, i, dataplane)), { trace: options.trace ?? false, taps: options.taps ?? 'all' });
     // Events at t=0 are not yet processed: the clock reads 0 with the t=0 events pending.
     this.part.runWindow(0);
   }

@@ -4,13 +4,19 @@
 
 import { ipv4Mask } from '../lib/addr.ts';
 import { rngFor, nodeStream, RNG_STREAM } from '../lib/rng.ts';
-import { tsLpm, type LpmEngine } from '../dataplane/lpm.ts';
+import { tsLpm } from '../dataplane/lpm.ts';
+import { TsEspEngine } from '../dataplane/esp-ts.ts';
+import { IpsecApp } from '../node/ipsec-app.ts';
+import { meshTunnels } from './mesh-plan.ts';
 import { BgpApp } from '../node/bgp-app.ts';
 import { RouterProcessor } from '../node/bgp-rib.ts';
 import { IpNode } from '../node/ip-node.ts';
 import { TcpApp } from '../node/tcp-app.ts';
 import { bgpPlan } from './bgp-plan.ts';
-import type { FlowConfig, InterfaceConfig, NodeConfig, RouteConfig, SimNode } from '../node/types.ts';
+import type { FlowConfig, InterfaceConfig, NodeConfig, NodeDataplane, RouteConfig, SimNode } from '../node/types.ts';
+
+/** The TypeScript reference engines: the default, and the fallback when WASM is not loaded. */
+export const REFERENCE_DATAPLANE: NodeDataplane = { lpm: tsLpm, newEsp: () => new TsEspEngine() };
 import type { Topology } from './topology/types.ts';
 
 interface Hop {
@@ -100,12 +106,14 @@ export function nodeConfig(topology: Topology, nodeIndex: number): NodeConfig {
 }
 
 /**
- * The node factory both runtimes use: an IPv4 node, plus TCP and BGP where the plan says so. `lpm`
- * is the data plane's longest-prefix-match engine, chosen at start-up (WASM, or the TypeScript
- * reference); both answer identically, so the choice never changes a run.
+ * The node factory both runtimes use: an IPv4 node, plus IPsec (mesh mode) and TCP and BGP where
+ * the plans say so. `dataplane` holds the fast paths chosen at start-up (WASM engines, or the
+ * TypeScript reference); both answer byte for byte alike, so the choice never changes a run.
  */
-export function createSimNode(topology: Topology, nodeIndex: number, lpm: LpmEngine = tsLpm): SimNode {
-  const node = new IpNode(nodeConfig(topology, nodeIndex), lpm);
+export function createSimNode(topology: Topology, nodeIndex: number, dataplane: NodeDataplane = REFERENCE_DATAPLANE): SimNode {
+  const node = new IpNode(nodeConfig(topology, nodeIndex), dataplane.lpm);
+  const tunnels = meshTunnels(topology, nodeIndex);
+  if (tunnels.length > 0) node.addApp(new IpsecApp(node, dataplane.newEsp(), tunnels));
   const plan = bgpPlan(topology, nodeIndex);
   if (plan) {
     const tcp = new TcpApp(node, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_TCP)));

@@ -1,0 +1,83 @@
+// DESIGN.md's `mesh` mode: statically configured pairwise CE–CE IPsec tunnels, N·(N−1)/2 of them,
+// protecting each pair's trusted subnets. Keys and SPIs are drawn from the run's seed, one stream per
+// pair, so every worker derives the same configuration. Pure.
+
+import { formatIpv4 } from '../lib/addr.ts';
+import { rngFor } from '../lib/rng.ts';
+import type { EspSaParams } from '../dataplane/esp.ts';
+import type { StaticTunnel } from '../node/ipsec-app.ts';
+import { bgpAddress } from './bgp-plan.ts';
+import type { Topology, TopoNode } from './topology/types.ts';
+
+/** Pair k's keys come from stream MESH_STREAM_BASE + k. */
+export const MESH_STREAM_BASE = 3_000_000;
+/** Pair k uses SPIs MESH_SPI_BASE + 2k (lower-index CE → higher) and + 2k + 1 (back). */
+export const MESH_SPI_BASE = 0x10000;
+
+/** A CE's tunnel address: where its PE reaches it (its address on the CE–PE link), else its BGP address. */
+export function tunnelAddress(topology: Topology, ce: TopoNode): number | undefined {
+  for (const l of topology.links) {
+    for (const [mine, theirs] of [
+      [l.a, l.b],
+      [l.b, l.a],
+    ] as const) {
+      if (mine.nodeIndex === ce.index && topology.nodes[theirs.nodeIndex]?.role === 'pe') return mine.addr;
+    }
+  }
+  return bgpAddress(topology, ce);
+}
+
+function bytes(rng: ReturnType<typeof rngFor>, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 4) {
+    const w = rng.nextU32();
+    for (let k = 0; k < 4 && i + k < n; k++) out[i + k] = (w >>> (8 * k)) & 0xff;
+  }
+  return out;
+}
+
+/** The static tunnels of one CE in `mesh` mode (empty in other modes and for other roles). */
+export function meshTunnels(topology: Topology, nodeIndex: number): StaticTunnel[] {
+  if (topology.mode !== 'mesh') return [];
+  const ces = topology.nodes.filter((n) => n.role === 'ce' && n.trustedSubnets.length > 0 && tunnelAddress(topology, n) !== undefined);
+  const me = ces.findIndex((n) => n.index === nodeIndex);
+  if (me < 0) return [];
+  const tunnels: StaticTunnel[] = [];
+  let pair = 0;
+  for (let i = 0; i < ces.length; i++) {
+    for (let j = i + 1; j < ces.length; j++, pair++) {
+      if (i !== me && j !== me) continue;
+      const a = ces[i]!;
+      const b = ces[j]!;
+      const rng = rngFor(topology.seed, MESH_STREAM_BASE + pair);
+      const sa = (spi: number, src: TopoNode, dst: TopoNode): EspSaParams => ({
+        spi,
+        suite: 'aes-gcm-128', // tshark 4.0 decrypts it (TOOLCHAIN.md)
+        key: bytes(rng, 16),
+        salt: bytes(rng, 4),
+        esn: false, // tshark 4.0's esp_sa table has no ESN field; 32-bit numbers keep the capture decryptable
+        replayWindow: 64,
+        tunnelSrc: tunnelAddress(topology, src)!,
+        tunnelDst: tunnelAddress(topology, dst)!,
+      });
+      const ab = sa(MESH_SPI_BASE + 2 * pair, a, b);
+      const ba = sa(MESH_SPI_BASE + 2 * pair + 1, b, a);
+      const [self, other, outbound, inbound] = i === me ? [a, b, ab, ba] : [b, a, ba, ab];
+      tunnels.push({ name: `${self.id}-${other.id}`, localPrefixes: self.trustedSubnets, remotePrefixes: other.trustedSubnets, outbound, inbound });
+    }
+  }
+  return tunnels;
+}
+
+/** Wireshark's `esp_sa` table (tshark 4.0: 8 fields) for every SA of the mesh, one line each. */
+export function meshEspSaLines(topology: Topology): string[] {
+  const lines: string[] = [];
+  const hexOf = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  for (const n of topology.nodes) {
+    for (const t of meshTunnels(topology, n.index)) {
+      const sa = t.outbound;
+      lines.push(`"IPv4","${formatIpv4(sa.tunnelSrc)}","${formatIpv4(sa.tunnelDst)}","0x${sa.spi.toString(16).padStart(8, '0')}","AES-GCM with 16 octet ICV [RFC4106]","0x${hexOf(sa.key)}${hexOf(sa.salt)}","NULL",""`);
+    }
+  }
+  return lines;
+}
