@@ -1,5 +1,5 @@
 // `npm run bench [-- NAME…]`: measured numbers as JSON on stdout (a table on stderr). Speed targets
-// are checked here, never in timed unit tests. Benchmarks: kernel, checksum.
+// are checked here, never in timed unit tests. Names: see the `all` table below.
 import { Kernel } from '../../src/sim/kernel.ts';
 import { chainTopology } from '../sim/fixtures/chain.ts';
 import { checksumBench } from './checksum.ts';
@@ -12,6 +12,7 @@ import { bgpReflectorBench } from './bgp-rr.ts';
 import { lpmBench } from './dataplane-lpm.ts';
 import { espBench } from './dataplane-esp.ts';
 import { gkmBench } from './gkm.ts';
+import { ikeBench } from './ike.ts';
 
 
 async function kernelBench(): Promise<Row[]> {
@@ -51,6 +52,8 @@ const all: Record<string, () => Promise<Row[]>> = {
   lpm: lpmBench,
   esp: () => espBench(),
   gkm: gkmBench,
+  ike: () => ikeBench(),
+  security: async () => [...(await ikeBench()), ...(await gkmBench())],
   dataplane: async () => [...(await espBench()), ...(await lpmBench())],
   // The same suites in Debian's chromium, from the bench page (src/ui/bench.html).
   'browser:checksum': () => browserBench(['checksum']),
