@@ -49,7 +49,9 @@ interface IfState {
 }
 
 export class IpNode implements SimNode, NodeContext {
-  private readonly out: NodeOutput[] = [];
+  private out: NodeOutput[] = [];
+  /** Next output to hand out; the queue is reset when drained (no O(n) shift per poll). */
+  private outHead = 0;
   private readonly local = new Set<number>();
   /** Forwarding table: per prefix length (longest first), network → route. */
   /** Forwarding table: longest-prefix match (the data plane's LPM engine) to an index in `routes`. */
@@ -147,7 +149,8 @@ export class IpNode implements SimNode, NodeContext {
           this.log('interface', `if${c.ifIndex} (${this.config.interfaces[c.ifIndex]?.peer ?? '?'}) ${c.up ? 'up' : 'down'}`);
         } else if (c.kind === 'crash') {
           this.crashed = true;
-          this.out.length = 0;
+          this.out = [];
+          this.outHead = 0;
           this.log('node', 'crashed');
         } else if (c.kind === 'restart') {
           this.crashed = false;
@@ -159,7 +162,10 @@ export class IpNode implements SimNode, NodeContext {
   }
 
   poll(): NodeOutput | undefined {
-    return this.out.shift();
+    if (this.outHead < this.out.length) return this.out[this.outHead++];
+    this.out = [];
+    this.outHead = 0;
+    return undefined;
   }
 
   nextDeadlineUs(): number | undefined {
@@ -262,7 +268,7 @@ export class IpNode implements SimNode, NodeContext {
       } else {
         this.log('icmp', `${m.type} from ${formatIpv4(header.src)}`);
       }
-    } else if (this.apps.some((a) => a.receive(header.src, header.dst, header.protocol, payload, nowUs))) {
+    } else if (this.apps.some((a) => a.receive(header.src, header.dst, header.protocol, payload, nowUs, bytes))) {
       // taken by an application (TCP, IKE, …)
     } else if (header.protocol === IP_PROTO_UDP) {
       const udp = decodeUdp(payload, header.src, header.dst);
@@ -376,7 +382,7 @@ export class IpNode implements SimNode, NodeContext {
       this.counters.dropInterfaceDown++;
       return;
     }
-    if (this.out.length >= OUTPUT_QUEUE_MAX) {
+    if (this.out.length - this.outHead >= OUTPUT_QUEUE_MAX) {
       this.counters.dropOutputQueue++;
       return;
     }

@@ -5,7 +5,7 @@
 
 import { formatIpv4 } from '../lib/addr.ts';
 import type { EspDropReason, EspEngine, EspSaParams } from '../dataplane/esp.ts';
-import { encodeIpv4, IP_PROTO_ESP, ipv4Dst, ipv4Protocol, ipv4Src } from '../proto/ip/index.ts';
+import { IP_PROTO_ESP, ipv4Dst, ipv4Protocol, ipv4Src } from '../proto/ip/index.ts';
 import { DEFAULT_LIFETIMES } from '../proto/ipsec/sad.ts';
 import { PORTS_ANY, PROTOCOL_ANY, Spd, prefixRange } from '../proto/ipsec/spd.ts';
 import type { NodeApp, NodeContext } from './types.ts';
@@ -72,11 +72,9 @@ export class IpsecApp implements NodeApp {
     return true;
   }
 
-  receive(src: number, dst: number, protocol: number, payload: Uint8Array, nowUs: number): boolean {
+  receive(src: number, _dst: number, protocol: number, _payload: Uint8Array, nowUs: number, packet: Uint8Array): boolean {
     if (protocol !== IP_PROTO_ESP) return false;
-    // The engine takes the outer packet; its header fields other than the addresses play no part.
-    const outer = encodeIpv4({ dscp: 0, ecn: 0, identification: 0, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol, src, dst, options: new Uint8Array(0) }, payload);
-    const [r] = this.engine.decapsulate([outer]);
+    const [r] = this.engine.decapsulate([packet]);
     if (!r?.ok) {
       this.drop(r?.reason ?? 'malformed');
       this.ctx.log('ipsec', `ESP from ${formatIpv4(src)} dropped: ${r?.reason ?? 'malformed'}`);

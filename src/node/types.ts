@@ -129,8 +129,11 @@ export interface NodeContext {
  */
 export interface NodeApp {
   readonly name: string;
-  /** Offered every locally delivered packet the node itself does not consume; true if taken. */
-  receive(src: number, dst: number, protocol: number, payload: Uint8Array, nowUs: number): boolean;
+  /**
+   * Offered every locally delivered packet the node itself does not consume; true if taken.
+   * `payload` is a view into `packet`, the whole IPv4 packet as it arrived.
+   */
+  receive(src: number, dst: number, protocol: number, payload: Uint8Array, nowUs: number, packet: Uint8Array): boolean;
   /** Offered every packet about to be forwarded (before the route lookup); true if it took it. */
   transit?(bytes: Uint8Array, nowUs: number): boolean;
   /** Called when the node wakes at or after this app's deadline (and once at start). */
