@@ -9,7 +9,7 @@ import { createLab } from '../runtime/node.ts';
 import type { RuntimeKind } from '../runtime/lab.ts';
 import type { DataplaneKind } from '../runtime/dataplane.ts';
 import { buildReport } from '../sim/snapshot.ts';
-import { meshEspSaLines } from '../sim/mesh-plan.ts';
+import { espSaLines } from '../sim/esp-keys.ts';
 import { loadTopology, formatTopologyErrors } from '../sim/topology/load.ts';
 import { MODES, type Mode } from '../sim/topology/types.ts';
 
@@ -129,7 +129,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       }
     }
     const report = { ...buildReport(topology, snap, runtime), dataplane: lab.dataplane };
-    if (v.keys) await writeFile(v.keys, meshEspSaLines(topology).map((l) => `${l}\n`).join(''));
+    if (v.keys) await writeFile(v.keys, espSaLines(snap.nodes.flatMap((n) => n.espSas)).map((l) => `${l}\n`).join(''));
     if (v.report) await writeFile(v.report, `${JSON.stringify(report, null, 2)}\n`);
     const wallS = (performance.now() - wallStart) / 1000;
     out(`${topology.name}: ran ${untilS} s of virtual time in ${wallS.toFixed(2)} s (${runtime}, ${lab.dataplane} data plane, seed ${topology.seed}, ${snap.eventsProcessed} events)\n`);

@@ -3,7 +3,7 @@
 
 import { formatIpv4 } from '../lib/addr.ts';
 import type { Decoded } from '../proto/bgp/index.ts';
-import { BgpRouter, type BgpRouterConfig, type OriginateAttributes, type RouteView } from '../proto/bgp/router.ts';
+import { BgpRouter, type BgpRouterConfig, type OriginateAttributes, type RouteChange, type RouteView } from '../proto/bgp/router.ts';
 import type { PeerInfo } from '../proto/bgp/session.ts';
 import type { Ipv4Prefix } from '../lib/addr.ts';
 import type { RouteProcessor } from './bgp-app.ts';
@@ -14,10 +14,14 @@ export interface OriginatedRoute {
   vrf?: string;
 }
 
+/** Told of every best-route change (forwarding tables, SPDs built from routes, …). */
+export type RouteChangeListener = (change: RouteChange, nowUs: number) => void;
+
 export class RouterProcessor implements RouteProcessor {
   readonly router: BgpRouter;
 
   private readonly peers: string[];
+  private readonly listeners: RouteChangeListener[] = [];
 
   constructor(config: BgpRouterConfig, originated: readonly OriginatedRoute[]) {
     this.router = new BgpRouter(config);
@@ -25,16 +29,50 @@ export class RouterProcessor implements RouteProcessor {
     for (const r of originated) this.router.originate(r.prefix, r.attributes, r.vrf);
   }
 
-  peerUp(peer: string, info: PeerInfo): void {
+  /**
+   * Registers a listener for best-route changes, told after each input once the router settles.
+   * Register every listener when the node is built: changes already drained are not replayed
+   * (routes originated at construction are reported with the first input, or by `flushChanges`).
+   */
+  onRouteChange(listener: RouteChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Drains the router's change feed to the listeners (also keeps the feed from growing). */
+  flushChanges(nowUs: number): void {
+    this.dispatch(nowUs);
+  }
+
+  private dispatch(nowUs: number): void {
+    for (let c = this.router.pollRouteChange(); c; c = this.router.pollRouteChange()) {
+      for (const l of this.listeners) l(c, nowUs);
+    }
+  }
+
+  peerUp(peer: string, info: PeerInfo, nowUs = 0): void {
     this.router.peerUp(peer, { bgpIdentifier: info.bgpIdentifier, families: info.families, as4: info.as4 });
+    this.dispatch(nowUs);
   }
 
-  peerDown(peer: string): void {
+  peerDown(peer: string, nowUs = 0): void {
     this.router.peerDown(peer);
+    this.dispatch(nowUs);
   }
 
-  receiveUpdate(peer: string, decoded: Decoded): void {
+  receiveUpdate(peer: string, decoded: Decoded, nowUs = 0): void {
     this.router.receiveUpdate(peer, decoded);
+    this.dispatch(nowUs);
+  }
+
+  /** Originates (or replaces) a route at run time, e.g. a prefix learned another way. */
+  originate(route: OriginatedRoute, nowUs = 0): void {
+    this.router.originate(route.prefix, route.attributes, route.vrf);
+    this.dispatch(nowUs);
+  }
+
+  withdrawOriginated(prefix: Ipv4Prefix, vrf: string | undefined, nowUs = 0): void {
+    this.router.withdrawOriginated(prefix, vrf);
+    this.dispatch(nowUs);
   }
 
   poll(): { peer: string; bytes: Uint8Array } | undefined {

@@ -195,6 +195,7 @@ export class IpNode implements SimNode, NodeContext {
       flowsReceived: [...this.received.entries()].sort((a, b) => a[0] - b[0]).map(([index, v]) => ({ index, ...v })),
       routes: this.config.routes.length,
       apps: Object.fromEntries(this.apps.map((a) => [a.name, a.snapshot()])),
+      espSas: this.apps.flatMap((a) => a.espSas?.() ?? []),
     };
   }
 

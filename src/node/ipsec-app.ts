@@ -8,7 +8,7 @@ import type { EspDropReason, EspEngine, EspSaParams } from '../dataplane/esp.ts'
 import { IP_PROTO_ESP, ipv4Dst, ipv4Protocol, ipv4Src } from '../proto/ip/index.ts';
 import { DEFAULT_LIFETIMES } from '../proto/ipsec/sad.ts';
 import { PORTS_ANY, PROTOCOL_ANY, Spd, prefixRange } from '../proto/ipsec/spd.ts';
-import type { NodeApp, NodeContext } from './types.ts';
+import type { EspSaExport, NodeApp, NodeContext } from './types.ts';
 
 /** A statically configured pairwise tunnel (DESIGN.md `mesh` mode): both SAs and the prefixes it protects. */
 export interface StaticTunnel {
@@ -24,6 +24,7 @@ export class IpsecApp implements NodeApp {
   readonly spd = new Spd();
   private readonly outboundByEntry = new Map<string, number>();
   private readonly handles: { name: string; outbound: number; inbound: number }[] = [];
+  private readonly installed: EspSaExport[] = [];
   readonly counters = { protected: 0, delivered: 0, discarded: 0, drops: {} as Partial<Record<EspDropReason, number>> };
 
   constructor(
@@ -34,6 +35,7 @@ export class IpsecApp implements NodeApp {
     for (const t of tunnels) {
       const outbound = engine.addSa('outbound', t.outbound);
       const inbound = engine.addSa('inbound', t.inbound);
+      this.installed.push(exportSa(t.outbound), exportSa(t.inbound));
       this.handles.push({ name: t.name, outbound, inbound });
       for (const local of t.localPrefixes) {
         for (const remote of t.remotePrefixes) {
@@ -103,7 +105,18 @@ export class IpsecApp implements NodeApp {
     };
   }
 
+  espSas(): EspSaExport[] {
+    return this.installed.slice();
+  }
+
   private drop(reason: EspDropReason): void {
     this.counters.drops[reason] = (this.counters.drops[reason] ?? 0) + 1;
   }
+}
+
+const hexOf = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/** How Wireshark needs an SA to decrypt it (see EspSaExport). */
+export function exportSa(sa: EspSaParams): EspSaExport {
+  return { src: formatIpv4(sa.tunnelSrc), dst: formatIpv4(sa.tunnelDst), spi: sa.spi, suite: sa.suite, keyHex: hexOf(sa.key) + hexOf(sa.salt) };
 }

@@ -105,6 +105,23 @@ export interface NodeSnapshot {
   routes: number;
   /** Per hosted application (by name), its own inspection data. */
   apps: Record<string, Record<string, unknown>>;
+  /** Every ESP SA this node has ever installed (for Wireshark's esp_sa table, `--keys`). */
+  espSas: EspSaExport[];
+}
+
+/**
+ * One ESP SA as Wireshark needs it to decrypt (tunnel addresses of the outer header, SPI, suite,
+ * key then salt). Apps that install SAs (static, IKE, group) report every one they ever installed,
+ * expired ones included, so a capture of the whole run decrypts.
+ */
+export interface EspSaExport {
+  /** Outer source and destination, dotted quad; `*` for a group SA any member may send on. */
+  src: string;
+  dst: string;
+  spi: number;
+  suite: 'aes-gcm-128' | 'aes-gcm-256' | 'chacha20-poly1305';
+  /** Key followed by the 4-octet salt, lower-case hex, no prefix. */
+  keyHex: string;
 }
 
 export interface SimNode extends NodeCore {
@@ -141,4 +158,6 @@ export interface NodeApp {
   nextDeadlineUs(): number | undefined;
   /** Inspection data for the UI and the report. */
   snapshot(): Record<string, unknown>;
+  /** Every ESP SA the app has installed so far (see EspSaExport). */
+  espSas?(): EspSaExport[];
 }

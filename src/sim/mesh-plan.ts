@@ -2,7 +2,6 @@
 // protecting each pair's trusted subnets. Keys and SPIs are drawn from the run's seed, one stream per
 // pair, so every worker derives the same configuration. Pure.
 
-import { formatIpv4 } from '../lib/addr.ts';
 import { rngFor } from '../lib/rng.ts';
 import type { EspSaParams } from '../dataplane/esp.ts';
 import type { StaticTunnel } from '../node/ipsec-app.ts';
@@ -67,17 +66,4 @@ export function meshTunnels(topology: Topology, nodeIndex: number): StaticTunnel
     }
   }
   return tunnels;
-}
-
-/** Wireshark's `esp_sa` table (tshark 4.0: 8 fields) for every SA of the mesh, one line each. */
-export function meshEspSaLines(topology: Topology): string[] {
-  const lines: string[] = [];
-  const hexOf = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
-  for (const n of topology.nodes) {
-    for (const t of meshTunnels(topology, n.index)) {
-      const sa = t.outbound;
-      lines.push(`"IPv4","${formatIpv4(sa.tunnelSrc)}","${formatIpv4(sa.tunnelDst)}","0x${sa.spi.toString(16).padStart(8, '0')}","AES-GCM with 16 octet ICV [RFC4106]","0x${hexOf(sa.key)}${hexOf(sa.salt)}","NULL",""`);
-    }
-  }
-  return lines;
 }
