@@ -347,14 +347,19 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
   // --- nodes
   const nodeById = new Map<string, Indexed<NodeFile>>();
   const routerIds = new Map<number, Path>();
-  /** By address space (`global`, or `vpn ID` for a customer LAN) and address. */
-  const addrOwners = new Map<string, AddrOwner>();
+  /**
+   * Claims per address, each in its address space: `global` (the provider's and everything not
+   * behind a CE of a VPN) or `vpn ID` (a customer LAN). Two VPNs may reuse an address (RFC 4364 §1);
+   * a VPN address may not reuse a global one, since a CE routes both in one table.
+   */
+  const addrOwners = new Map<number, { space: string; owner: AddrOwner }[]>();
 
   const claimAddress = (addr: number, owner: AddrOwner, shown: string, space = 'global'): void => {
-    const key = `${space} ${addr}`;
-    const prev = addrOwners.get(key);
+    const claims = addrOwners.get(addr) ?? [];
+    const prev = claims.find((c) => c.space === space || c.space === 'global' || space === 'global')?.owner;
     if (!prev) {
-      addrOwners.set(key, owner);
+      claims.push({ space, owner });
+      addrOwners.set(addr, claims);
       return;
     }
     // Report on a written address, never on an automatic one.
