@@ -11,7 +11,9 @@ import type { VrfRoute, VrfTables } from './vrf-forwarding.ts';
 
 /** Counters of the translation (kept by the caller's snapshot if it wants them). */
 export interface BgpFibCounters {
+  /** Best-route changes that installed or replaced a forwarding entry. */
   installed: number;
+  /** Best-route changes that left no entry (withdrawn, or our own origination). */
   removed: number;
   /** Best routes whose next hop no connected or underlay route resolves. */
   unresolved: number;
