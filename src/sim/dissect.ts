@@ -177,8 +177,8 @@ function dissectIpv4(ctx: Ctx, bx: Bytes, start: number, out: TreeNode[]): void 
     n.children.push(bx.field('Source Address', start + 12, 4, formatIpv4(src)), bx.field('Destination Address', start + 16, 4, formatIpv4(dst)));
     if (ihl > 20) n.children.push(bx.node(`Options (${ihl - 20} bytes)`, start + 20, start + ihl));
     n.label = `Internet Protocol Version 4, Src: ${formatIpv4(src)}, Dst: ${formatIpv4(dst)}`;
-    n.end = Math.min(start + total, bx.b.length);
     if (total < ihl) throw new Error(`total length ${total} is less than the header length ${ihl}`);
+    n.end = Math.min(start + total, bx.b.length);
     if (start + total > bx.b.length) n.error = `total length ${total} but only ${bx.b.length - start} octets captured`;
     // The codec's own verdict (checksum, lengths, options) when the packet is the whole buffer.
     if (start === 0 && !n.error) {
@@ -441,6 +441,7 @@ function bgpOpen(bx: Bytes, body: number, end: number, n: TreeNode): void {
   while (o < optEnd) {
     const ptype = bx.u8(o);
     const plen = bx.u8(o + 1);
+    if (o + 2 + plen > optEnd) throw new Error(`optional parameter length ${plen} overruns the parameters`);
     const p = bx.node(`Optional Parameter: ${ptype === 2 ? 'Capability' : `type ${ptype}`} (${plen} bytes)`, o, o + 2 + plen);
     n.children.push(p);
     if (ptype === 2) {
@@ -448,7 +449,7 @@ function bgpOpen(bx: Bytes, body: number, end: number, n: TreeNode): void {
       while (c < o + 2 + plen) {
         const code = bx.u8(c);
         const clen = bx.u8(c + 1);
-        bx.need(c, 2 + clen, 'capability');
+        if (c + 2 + clen > o + 2 + plen) throw new Error(`capability ${code} length ${clen} overruns its parameter`);
         let value = shortHex(bx.b.subarray(c + 2, c + 2 + clen));
         if (code === 1 && clen === 4) value = `AFI ${bx.u16(c + 2)}, SAFI ${bx.u8(c + 5)}`;
         if (code === 65 && clen === 4) value = `AS ${bx.u32(c + 2)}`;
@@ -466,7 +467,7 @@ function bgpPrefixes(bx: Bytes, o: number, end: number, parent: TreeNode): strin
   while (o < end) {
     const bits = bx.u8(o, 'prefix length');
     const octets = Math.ceil(bits / 8);
-    bx.need(o, 1 + octets, 'prefix');
+    if (o + 1 + octets > end) throw new Error(`prefix of ${bits} bits overruns its field`);
     const a = [0, 0, 0, 0];
     for (let i = 0; i < Math.min(octets, 4); i++) a[i] = bx.b[o + 1 + i]!;
     const text = `${a.join('.')}/${bits}`;
@@ -514,12 +515,14 @@ function attributeValue(a: PathAttribute | undefined): string | undefined {
 
 function bgpUpdate(bx: Bytes, body: number, end: number, n: TreeNode, decoded: import('../proto/bgp/index.ts').BgpMessage | undefined): string {
   const wlen = bx.u16(body, 'withdrawn routes length');
+  if (body + 2 + wlen > end) throw new Error(`withdrawn routes length ${wlen} overruns the message`);
   n.children.push(bx.field('Withdrawn Routes Length', body, 2, String(wlen)));
   const withdrawn = bx.node(`Withdrawn Routes (${wlen} bytes)`, body + 2, body + 2 + wlen);
   if (wlen) n.children.push(withdrawn);
   const wd = bgpPrefixes(bx, body + 2, Math.min(body + 2 + wlen, end), withdrawn);
   const ao = body + 2 + wlen;
   const alen = bx.u16(ao, 'total path attribute length');
+  if (ao + 2 + alen > end) throw new Error(`total path attribute length ${alen} overruns the message`);
   n.children.push(bx.field('Total Path Attribute Length', ao, 2, String(alen)));
   const attrs = bx.node(`Path Attributes (${alen} bytes)`, ao + 2, ao + 2 + alen);
   n.children.push(attrs);
@@ -533,7 +536,7 @@ function bgpUpdate(bx: Bytes, body: number, end: number, n: TreeNode, decoded: i
     const ext = (flags & 0x10) !== 0;
     const len = ext ? bx.u16(o + 2, 'attribute length') : bx.u8(o + 2, 'attribute length');
     const hl = ext ? 4 : 3;
-    bx.need(o, hl + len, 'path attribute');
+    if (o + hl + len > aend) throw new Error(`attribute ${code} length ${len} overruns the path attributes`);
     const name = attributeDescriptor(code)?.name ?? `type ${code}`;
     const value = attributeValue(update?.pathAttributes.find((a) => a.type === name));
     const a = bx.node(`Path Attribute - ${name}${value !== undefined ? `: ${value}` : ''}`, o, o + hl + len);
