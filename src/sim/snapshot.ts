@@ -137,6 +137,8 @@ export interface ConvergenceReport {
 
 export interface ReportExtras {
   tap?: BackboneTapResult;
+  /** `summary` leaves out each node's app snapshots and interfaces (big runs); default `full`. */
+  detail?: 'full' | 'summary';
   convergence?: ConvergenceReport;
 }
 
@@ -191,7 +193,9 @@ export function buildReport(topology: Topology, snap: LabSnapshot, runtime: stri
     runtime,
     virtualTimeUs: snap.nowUs,
     eventsProcessed: snap.eventsProcessed,
-    nodes: Object.fromEntries(snap.nodes.map((n, i) => [n.id, { role: n.role, counters: n.counters, interfaces: n.interfaces, ...n.apps, summary: summaries[i]! }])),
+    nodes: Object.fromEntries(
+      snap.nodes.map((n, i) => [n.id, extras.detail === 'summary' ? { role: n.role, counters: n.counters, summary: summaries[i]! } : { role: n.role, counters: n.counters, interfaces: n.interfaces, ...n.apps, summary: summaries[i]! }]),
+    ),
     links: Object.fromEntries(
       snap.links.map((l) => [
         l.id,
