@@ -57,11 +57,12 @@ export interface GeneratedLayout {
   vpnOf: number[];
 }
 
-/** Which PE and which VPN each site gets: sites spread round-robin over both. */
+/** Which PE and which VPN each site gets: PEs round-robin, VPNs by blocks of one site per PE. */
 export function layout(sites: number, vpns: number): GeneratedLayout {
   const pes = peCount(sites);
   const peOf = Array.from({ length: sites }, (_, i) => i % pes);
-  const vpnOf = Array.from({ length: sites }, (_, i) => i % vpns);
+  // Blocks of `pes` consecutive sites (one on each PE) go to VPN 0, 1, …: every VPN spans PEs.
+  const vpnOf = Array.from({ length: sites }, (_, i) => Math.floor(i / pes) % vpns);
   // The farthest pair in VPN 0: site 0 (on PE 0) and the VPN 0 site whose PE sits opposite PE 0 on
   // the drawing (PE pes/2), else the last VPN 0 site on any other PE.
   const opposite = Math.floor(pes / 2);
@@ -143,7 +144,7 @@ export function generateTopology(o: GenerateOptions, header: string[] = []): str
 
   const members = (v: number) => {
     const m: string[] = [];
-    for (let i = v; i < sites; i += vpns) m.push(ceId(i));
+    for (let i = 0; i < sites; i++) if (vpnOf[i] === v) m.push(ceId(i));
     return m.join(', ');
   };
   lines.push('', 'vpns:');
