@@ -24,7 +24,8 @@ import {
 import { tsLpm, type Ipv4LpmTable, type LpmEngine } from '../dataplane/lpm.ts';
 import { decodeLabelStack, encodeLabelStack, IP_PROTO_MPLS_IN_IP } from '../proto/mpls/label-stack.ts';
 import type { VrfTables } from './vrf-forwarding.ts';
-import type { FlowConfig, FlowStats, NodeApp, NodeConfig, NodeContext, NodeSnapshot, RouteConfig, SimNode } from './types.ts';
+import { LatencyHistogram } from './latency-histogram.ts';
+import type { FlowConfig, FlowDropReason, FlowStats, NodeApp, NodeConfig, NodeContext, NodeSnapshot, RouteConfig, SimNode } from './types.ts';
 
 export const DEFAULT_TTL = 64;
 /** UDP test payloads start with this magic, then flow index and sequence number (big-endian u32). */
@@ -42,7 +43,12 @@ interface FlowState {
   /** ping: send time per outstanding sequence number. */
   sentAtUs: Map<number, number>;
   rttSumUs: number;
+  /** ping: round-trip times (bounded). */
+  hist: LatencyHistogram;
 }
+
+/** UDP flow payloads of at least this many bytes carry the send time (float64 µs at offset 12). */
+export const FLOW_TIMESTAMP_MIN_BYTES = 20;
 
 interface IfState {
   up: boolean;
@@ -71,7 +77,7 @@ export class IpNode implements SimNode, NodeContext {
   private readonly flows: FlowState[];
   /** Flows by their topology-wide index (ping identifiers carry it). */
   private readonly flowByIndex = new Map<number, FlowState>();
-  private readonly received = new Map<number, { received: number; bytes: number }>();
+  private readonly received = new Map<number, { received: number; bytes: number; hist: LatencyHistogram }>();
   private ipId = 0;
   private crashed = false;
   /** Protocol applications (TCP and what runs on it, IKE, …), offered local packets in order. */
@@ -117,6 +123,7 @@ export class IpNode implements SimNode, NodeContext {
       nextUs: cfg.startUs,
       sentAtUs: new Map(),
       rttSumUs: 0,
+      hist: new LatencyHistogram(),
     }));
     for (const f of this.flows) this.flowByIndex.set(f.cfg.index, f);
   }
@@ -258,8 +265,19 @@ export class IpNode implements SimNode, NodeContext {
         addr: `${formatIpv4(i.addr)}/${i.len}`,
         ...this.ifs[k]!,
       })),
-      flowsSent: this.flows.map((f) => ({ ...f.stats })),
-      flowsReceived: [...this.received.entries()].sort((a, b) => a[0] - b[0]).map(([index, v]) => ({ index, ...v })),
+      flowsSent: this.flows.map((f) => {
+        const s: FlowStats = { ...f.stats };
+        if (f.stats.drops) s.drops = { ...f.stats.drops };
+        const latency = f.hist.summary();
+        if (latency) s.latency = latency;
+        return s;
+      }),
+      flowsReceived: [...this.received.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([index, v]) => {
+          const latency = v.hist.summary();
+          return { index, received: v.received, bytes: v.bytes, ...(latency ? { latency } : {}) };
+        }),
       routes: this.fib.size,
       apps: Object.fromEntries(this.apps.map((a) => [a.name, a.snapshot()])),
       espSas: this.apps.flatMap((a) => a.espSas?.() ?? []),
@@ -413,6 +431,7 @@ export class IpNode implements SimNode, NodeContext {
       } else if (m.type === 'echo-reply') {
         this.pingReply(m.identifier, m.sequence, header, nowUs, payload.length);
       } else {
+        if (m.type === 'destination-unreachable' || m.type === 'time-exceeded') this.flowIcmpError(m.type === 'time-exceeded' ? 'ttlExceeded' : 'unreachable', m.original);
         this.log('icmp', `${m.type} from ${formatIpv4(header.src)}`);
       }
     } else if (header.protocol === IP_PROTO_MPLS_IN_IP && this.vrfs) {
@@ -430,10 +449,14 @@ export class IpNode implements SimNode, NodeContext {
         const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
         if (dv.getUint32(0) === FLOW_MAGIC) {
           const index = dv.getUint32(4);
-          const r = this.received.get(index) ?? { received: 0, bytes: 0 };
+          let r = this.received.get(index);
+          if (!r) this.received.set(index, (r = { received: 0, bytes: 0, hist: new LatencyHistogram() }));
           r.received++;
           r.bytes += p.length;
-          this.received.set(index, r);
+          if (p.length >= FLOW_TIMESTAMP_MIN_BYTES) {
+            const sentUs = dv.getFloat64(12);
+            if (Number.isFinite(sentUs) && sentUs >= 0 && sentUs <= nowUs) r.hist.record(nowUs - sentUs);
+          }
         }
       }
     }
@@ -454,6 +477,7 @@ export class IpNode implements SimNode, NodeContext {
     s.rttMinUs = s.rttMinUs === undefined ? rtt : Math.min(s.rttMinUs, rtt);
     s.rttMaxUs = s.rttMaxUs === undefined ? rtt : Math.max(s.rttMaxUs, rtt);
     s.rttAvgUs = Math.round(f.rttSumUs / s.received);
+    f.hist.record(rtt);
     this.log('ping', `${icmpLen} bytes from ${formatIpv4(header.src)}: icmp_seq=${sequence} ttl=${header.ttl} time=${(rtt / 1000).toFixed(3)} ms`);
   }
 
@@ -468,6 +492,7 @@ export class IpNode implements SimNode, NodeContext {
           const data = new Uint8Array(c.sizeBytes);
           for (let i = 0; i < data.length; i++) data[i] = (i + 0x10) & 0xff;
           f.sentAtUs.set(seq, nowUs);
+          if (!this.lookup(c.to)) this.flowDrop(f, 'noRouteAtSource');
           this.sendIp(c.to, IP_PROTO_ICMP, encodeIcmp({ type: 'echo-request', identifier: PING_ID_BASE + c.index, sequence: seq & 0xffff, data }));
           f.nextUs = seq + 1 < c.count ? c.startUs + (seq + 1) * c.intervalUs : undefined;
         } else {
@@ -476,9 +501,13 @@ export class IpNode implements SimNode, NodeContext {
           dv.setUint32(0, FLOW_MAGIC);
           dv.setUint32(4, c.index);
           dv.setUint32(8, seq >>> 0);
+          if (payload.length >= FLOW_TIMESTAMP_MIN_BYTES) dv.setFloat64(12, nowUs);
           const src = this.sourceFor(c.to);
           if (src !== undefined) this.sendIp(c.to, IP_PROTO_UDP, encodeUdp({ srcPort: c.srcPort, dstPort: c.dstPort, payload }, src, c.to), src);
-          else this.counters.dropNoRoute++;
+          else {
+            this.counters.dropNoRoute++;
+            this.flowDrop(f, 'noRouteAtSource');
+          }
           const bitsPerPacket = payload.length * 8;
           const next = c.startUs + Math.round(((seq + 1) * bitsPerPacket * 1_000_000) / c.rateBps);
           f.nextUs = next < c.startUs + c.durationUs ? next : undefined;
@@ -486,6 +515,32 @@ export class IpNode implements SimNode, NodeContext {
         f.stats.sent++;
       }
     }
+  }
+
+  private flowDrop(f: FlowState, reason: FlowDropReason): void {
+    const d = (f.stats.drops ??= {});
+    d[reason] = (d[reason] ?? 0) + 1;
+  }
+
+  /** An ICMP error quoting one of this node's flow packets: count it against the flow. */
+  private flowIcmpError(reason: FlowDropReason, quote: Uint8Array): void {
+    if (quote.length < 28 || quote[0]! >> 4 !== 4) return;
+    const ihl = (quote[0]! & 0x0f) * 4;
+    if (quote.length < ihl + 8) return;
+    const dv = new DataView(quote.buffer, quote.byteOffset, quote.byteLength);
+    const proto = quote[9]!;
+    const dst = dv.getUint32(16);
+    let flow: FlowState | undefined;
+    if (proto === IP_PROTO_ICMP && quote[ihl] === 8) {
+      const g = this.flowByIndex.get(dv.getUint16(ihl + 4) - PING_ID_BASE);
+      if (g?.cfg.kind === 'ping' && g.cfg.to === dst) flow = g;
+    }
+    else if (proto === IP_PROTO_UDP) {
+      const sp = dv.getUint16(ihl);
+      const dp = dv.getUint16(ihl + 2);
+      flow = this.flows.find((x) => x.cfg.kind === 'udp' && x.cfg.to === dst && x.cfg.srcPort === sp && x.cfg.dstPort === dp);
+    }
+    if (flow) this.flowDrop(flow, reason);
   }
 
   /** The address of the interface a packet to `dst` leaves by. */
