@@ -296,7 +296,7 @@ describe.each(SUITES)('$title', (suite) => {
     // RFC 5925 §5.2: a SYN without ACK is keyed with the peer's ISN as zero.
     return { local: mine, remote: seg.flags & TCP_FLAG_ACK ? theirs : 0 };
   };
-  const mkt = (sender: Sender): TcpAuthConfig => ({
+  const mkt = (sender: Sender): Extract<TcpAuthConfig, { kind: 'ao' }> => ({
     kind: 'ao',
     keyId: sender === 'client' ? CLIENT_KEY_ID : SERVER_KEY_ID,
     rnextKeyId: sender === 'client' ? SERVER_KEY_ID : CLIENT_KEY_ID,
