@@ -383,6 +383,9 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
     if (v.trustedSubnets !== undefined && v.role !== 'ce') {
       errs.add(['nodes', i, 'trustedSubnets'], `expected trustedSubnets only on a ce node, got role ${quote(v.role)}`);
     }
+    if (v.peAuth !== undefined && v.role !== 'ce') {
+      errs.add(['nodes', i, 'peAuth'], `expected peAuth only on a ce node, got role ${quote(v.role)}`);
+    }
     if (v.routeReflector !== undefined && v.role !== 'pe' && v.role !== 'p') {
       errs.add(['nodes', i, 'routeReflector'], `expected routeReflector only on a pe or p node, got role ${quote(v.role)}`);
     }
@@ -590,6 +593,10 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
     if (v.routerId !== undefined) node.routerId = parseIpv4(v.routerId)!;
     if (v.loopback !== undefined) node.loopback = parseIpv4(v.loopback)!;
     if (v.position !== undefined) node.position = { x: v.position.x, y: v.position.y };
+    if (v.peAuth !== undefined && v.role === 'ce') {
+      const a = v.peAuth;
+      node.peAuth = { kind: a.kind, key: a.key, peKey: a.peKey ?? a.key, algorithm: a.algorithm, keyId: a.keyId, peKeyId: a.peKeyId ?? a.keyId };
+    }
     nodes.push(node);
   }
 
