@@ -17,6 +17,7 @@ export const USAGE = `usage: vpnlab run FILE [--until SECONDS] [--seed N] [--mod
                   [--runtime single|workers] [--workers N] [--dataplane wasm|ts]
                   [--pcap DIR] [--keys FILE] [--report FILE.json] [--quiet]
        vpnlab validate FILE
+       vpnlab check LAB [--junit FILE] [--json FILE]   (lab files with automatic checks; see public/labs)
 
   run       load, validate and run a topology (YAML or JSON); --until defaults to 10 s of virtual time
   validate  check a topology file and print every error with its path
@@ -24,6 +25,7 @@ export const USAGE = `usage: vpnlab run FILE [--until SECONDS] [--seed N] [--mod
 
 /** Exit codes: 0 ok, 1 run failed, 2 bad usage or bad topology. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), errOut: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  if (argv[0] === 'check') return (await import('./check.ts')).checkMain(argv.slice(1), out, errOut); // vpnlab check LAB (src/cli/check.ts)
   let parsed;
   try {
     parsed = parseArgs({
