@@ -225,7 +225,7 @@ function renameNode(d: Doc, from: string, to: string): void {
   for (const n of d.nodes) for (const v of n.vrfs ?? []) if (v.attachments) v.attachments = v.attachments.map(r);
   for (const v of d.vpns ?? []) v.sites = v.sites.map(r);
   for (const g of d.groups ?? []) {
-    g.sr = r(g.sr);
+    if (g.sr !== undefined) g.sr = r(g.sr);
     if (g.members) g.members = g.members.map(r);
   }
   for (const t of d.traffic ?? []) {
