@@ -85,7 +85,7 @@ test('looks the same after a fixed number of steps', async ({ page }) => {
   await page.reload();
   await openReady(page);
   const toolbar = page.getByTestId('toolbar');
-  const step = page.getByRole('button', { name: 'Step' });
+  const step = page.getByTestId('step');
   for (let i = 0; i < SCREENSHOT_STEPS; i++) {
     await step.click();
     await expect(toolbar).toHaveAttribute('data-busy', 'false');
