@@ -16,15 +16,16 @@ describe('vpnlab check', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vpnlab-check-'));
     const res = await cli(['check', 'public/labs/unprotected-host.yaml', '--junit', join(dir, 'j.xml'), '--json', join(dir, 'r.json')]);
     expect(res.code).toBe(1);
-    expect(res.out).toContain('PASS 1. Every site reaches every other');
-    expect(res.out).toContain('FAIL 2. The backbone carries no clear customer traffic');
-    expect(res.out).toContain('1 of 3 tasks pass');
+    // Since CEs route by BGP, a CE that advertises no trusted subnet is unreachable: task 1 fails.
+    expect(res.out).toContain('FAIL 1. Every site reaches every other');
+    expect(res.out).toContain('✗ h-a reaches h-d: 0 of 5 replies back');
+    expect(res.out).toContain('FAIL 3. ce-d holds its tunnels');
     const json = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
     expect(json.passed).toBe(false);
-    expect(json.tasks.map((t: { pass: boolean }) => t.pass)).toEqual([true, false, false]);
+    expect(json.tasks.map((t: { pass: boolean }) => t.pass)).toEqual([false, true, false]);
     const xml = readFileSync(join(dir, 'j.xml'), 'utf8');
     expect(xml).toContain('<testsuites tests="3" failures="2">');
-    expect(xml).toContain('<failure message="backbone tap on p1--pe2 reads 0 clear bytes: ');
+    expect(xml).toContain('<failure message="h-a reaches h-d: 0 of 5 replies back');
   });
 
   it('passes once the trainee gives ce-d its trusted subnet (exit 0)', async () => {
