@@ -6,7 +6,7 @@ import { Kernel } from '../sim/kernel.ts';
 import type { ChosenDataplane, DataplaneKind } from './dataplane.ts';
 import type { LabSnapshot } from '../sim/snapshot.ts';
 import type { Topology } from '../sim/topology/types.ts';
-import { applyLinkParams, type FrameEvent, type LinkParams } from './link-control.ts';
+import { applyLinkParams, windowFrames, type FrameEvent, type LinkParams } from './link-control.ts';
 
 export type { FrameEvent, LinkParams } from './link-control.ts';
 
@@ -89,9 +89,10 @@ export class SingleThreadLab implements Lab {
     applyLinkParams(link, params);
   }
 
-  /** The kernel's pcap has no direction: this runtime cannot say which way a frame went. */
-  async frames(): Promise<FrameEvent[]> {
-    throw new Error('frames(): the single-thread runtime keeps no tap directions; use the worker runtime');
+  async frames(fromUs: number, toUs: number, max: number): Promise<FrameEvent[]> {
+    const out: FrameEvent[] = [];
+    for (const l of this.topology.links) windowFrames(l, this.kernel.tapRecords(l.index), fromUs, toUs, out, max);
+    return out;
   }
 
   async snapshot(): Promise<LabSnapshot> {

@@ -195,6 +195,16 @@ export class LabSession {
     return out;
   }
 
+  /** The capture of one link so far (the inspecting panels read it); empty before a lab runs. */
+  async pcap(linkIndex: number): Promise<Uint8Array> {
+    return (await this.withLab((lab) => lab.pcap(linkIndex))) ?? new Uint8Array(0);
+  }
+
+  /** A node command from a console (crash, restart, …), journaled like any fault. */
+  async command(nodeIndex: number, command: NodeCommand): Promise<void> {
+    await this.nodeCommand(nodeIndex, command);
+  }
+
   /** Changes a link's latency / loss from now on (journaled, so step back replays it). */
   async setLinkParams(linkIndex: number, params: LinkParams): Promise<void> {
     await this.#fault({ kind: 'link-params', link: linkIndex, params });
