@@ -1,4 +1,4 @@
-// The editor, the labs, the time controls and the 1000-site canvas in Debian's chromium.
+// The editor, the labs and the time controls in Debian's chromium (the 1000-site canvas: perf.spec.ts).
 import { expect, test, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -118,48 +118,4 @@ test('lab: tasks start unticked, tick as the trainee fixes the CE, and vpnlab ch
   const res = JSON.parse(readFileSync(json, 'utf8')) as { tasks: { pass: boolean }[] };
   expect(res.tasks.map((t) => String(t.pass))).toEqual(page3);
   expect(code).toBe(page3.every((p) => p === 'true') ? 0 : 1);
-});
-
-test('a 1000-site generated topology pans and zooms; frame rate measured', async ({ page }) => {
-  test.setTimeout(120_000);
-  const nodes: string[] = ['  - { id: p1, role: p }'];
-  const links: string[] = [];
-  for (let i = 0; i < 10; i++) {
-    nodes.push(`  - { id: pe${i}, role: pe, asn: 65000 }`);
-    links.push(`  - { endpoints: [pe${i}, p1] }`);
-  }
-  for (let i = 0; i < 1000; i++) {
-    nodes.push(`  - { id: ce${i}, role: ce, site: s${i} }`);
-    links.push(`  - { endpoints: [ce${i}, pe${i % 10}] }`);
-  }
-  const text = `name: thousand\nmode: l3vpn\nnodes:\n${nodes.join('\n')}\nlinks:\n${links.join('\n')}\n`;
-  await page.goto('/?runtime=single');
-  await ready(page);
-  await page.getByTestId('open-file').setInputFiles({ name: 'thousand.yaml', mimeType: 'text/yaml', buffer: Buffer.from(text) });
-  await expect(page.getByTestId('facts')).toContainText('1011 nodes', { timeout: 60_000 });
-  const svg = page.getByTestId('topology');
-  const box = (await svg.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  const frames = await page.evaluate(async () => {
-    const times: number[] = [];
-    let done = false;
-    const tick = (t: number) => {
-      times.push(t);
-      if (!done) requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-    const el = document.querySelector('[data-testid=topology]')!;
-    const r = el.getBoundingClientRect();
-    for (let i = 0; i < 60; i++) {
-      el.dispatchEvent(new WheelEvent('wheel', { deltaY: -15, clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, bubbles: true, cancelable: true }));
-      await new Promise((res) => requestAnimationFrame(res));
-    }
-    done = true;
-    const span = times[times.length - 1]! - times[0]!;
-    return { frames: times.length - 1, ms: span };
-  });
-  const fps = (1000 * frames.frames) / frames.ms;
-  console.log(`1000-site zoom: ${frames.frames} frames in ${frames.ms.toFixed(0)} ms = ${fps.toFixed(1)} frames/s`);
-  expect(fps).toBeGreaterThan(5);
-  await expect(svg).not.toHaveAttribute('data-zoom', '1.000');
 });
