@@ -53,6 +53,8 @@ interface SaStats {
   rekeys: number;
   failure?: string;
   closed?: string;
+  /** Child SA negotiations refused, by error code (e.g. TS_UNACCEPTABLE). */
+  childFailures: Record<string, number>;
 }
 
 /** IKE SAs remembered for the snapshot after they are gone, at most. */
@@ -160,6 +162,7 @@ export class IkeApp implements NodeApp {
           ...(spis ? { spiI: hex(spis.spiI), spiR: hex(spis.spiR) } : {}),
           childSas: sa ? sa.childSas().map((c) => ({ inbound: c.inbound.spi, outbound: c.outbound.spi })) : [],
           rekeys: s.rekeys,
+          childFailures: { ...s.childFailures },
           messages: { tx: s.txMessages, txBytes: s.txBytes, rx: s.rxMessages, rxBytes: s.rxBytes },
           ...(s.failure ? { failure: s.failure } : {}),
           ...(s.closed ? { closed: s.closed } : {}),
@@ -214,7 +217,7 @@ export class IkeApp implements NodeApp {
 
   private onSaEvent(saId: number, event: IkeEndpointEvent, nowUs: number): void {
     if (event.kind === 'ike-sa-created') {
-      const s: SaStats = { peer: event.peerAddr, role: event.role, txMessages: 0, txBytes: 0, rxMessages: 0, rxBytes: 0, childSas: 0, rekeys: 0 };
+      const s: SaStats = { peer: event.peerAddr, role: event.role, txMessages: 0, txBytes: 0, rxMessages: 0, rxBytes: 0, childSas: 0, rekeys: 0, childFailures: {} };
       if (event.role === 'responder' && this.pendingRx) {
         s.rxMessages++;
         s.rxBytes += this.pendingRx.bytes;
@@ -227,6 +230,7 @@ export class IkeApp implements NodeApp {
         for (const id of this.stats.keys()) {
           if (this.endpoint.sa(id)) continue;
           this.stats.delete(id);
+          for (const [spi, v] of this.bySpi) if (v === id) this.bySpi.delete(spi);
           break;
         }
       }
@@ -252,6 +256,7 @@ export class IkeApp implements NodeApp {
         }
         break;
       case 'child-sa-failed':
+        if (s) s.childFailures[event.failure.code] = (s.childFailures[event.failure.code] ?? 0) + 1;
         this.ctx.log('ike', `Child SA with ${formatIpv4(peer)} failed: ${event.failure.code} (${event.failure.detectedBy})`);
         break;
       default:
