@@ -67,6 +67,8 @@ export interface GatewayConfig {
 }
 
 export const GATEWAY_QUEUE_MAX_DEFAULT = 32;
+/** SAs remembered for `espSas()` (--keys), at most; later ones are counted in `keysNotExported`. */
+export const ESP_EXPORT_MAX = 65_536;
 export const GATEWAY_RETRY_US_DEFAULT = 2_000_000;
 export const GATEWAY_PRE_ESTABLISH_DEFER_US_DEFAULT = 500_000;
 
@@ -125,6 +127,7 @@ export class IpsecApp implements NodeApp {
     queued: 0,
     childSasInstalled: 0,
     rekeys: 0,
+    keysNotExported: 0,
     drops: {} as Partial<Record<EspDropReason | GatewayDropReason, number>>,
   };
 
@@ -362,7 +365,8 @@ export class IpsecApp implements NodeApp {
   private install(saId: number, peer: number, name: string, outbound: EspSaParams, inbound: EspSaParams, tsLocal: TrafficSelector[], tsRemote: TrafficSelector[], outboundActive: boolean): Child {
     const outHandle = this.engine.addSa('outbound', outbound);
     const inHandle = this.engine.addSa('inbound', inbound);
-    this.installed.push(exportSa(outbound), exportSa(inbound));
+    if (this.installed.length + 2 <= ESP_EXPORT_MAX) this.installed.push(exportSa(outbound), exportSa(inbound));
+    else this.counters.keysNotExported += 2;
     const c: Child = { saId, peer: peer >>> 0, name, inboundSpi: inbound.spi >>> 0, outboundSpi: outbound.spi >>> 0, inHandle, outHandle, tsLocal, tsRemote, outboundActive, rekeyed: 0 };
     this.children.set(c.inboundSpi, c);
     return c;
