@@ -32,10 +32,12 @@ describe('gateway mode captures in tshark', () => {
       const esp = tshark(f, '-Y', 'esp', '-T', 'fields', '-e', 'frame.protocols', '-e', 'esp.icv_good').split('\n');
       expect(esp.length, f).toBeGreaterThan(2);
       expect(esp.every((l) => l.endsWith('\t1')), f).toBe(true);
-      expect(esp.every((l) => /^raw:ip:esp:ip:(icmp|udp)/.test(l)), f).toBe(true);
+      // Between PEs a packet for a customer address (the tunnel to host 160-Z) rides MPLS-in-IP (RFC 4023).
+      expect(esp.every((l) => /^raw:ip:(mpls:ip:)?esp:ip:(icmp|udp)/.test(l)), f).toBe(true);
     }
     const backbone = tshark('pe1--p1.pcap', '-Y', 'esp', '-T', 'fields', '-e', 'frame.protocols').split('\n');
     expect(backbone.some((l) => l.startsWith('raw:ip:esp:ip:udp'))).toBe(true);
     expect(backbone.some((l) => l.startsWith('raw:ip:esp:ip:icmp'))).toBe(true);
+    expect(backbone.some((l) => l.startsWith('raw:ip:mpls:ip:esp:ip:icmp'))).toBe(true);
   });
 });
