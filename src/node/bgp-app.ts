@@ -120,6 +120,12 @@ export class BgpApp implements NodeApp, StreamUser {
     };
   }
 
+  /** Stops one neighbour's session (Cease, RFC 4486 §4 subcode 3 "Peer De-configured"); it stays Idle. */
+  stopNeighbor(name: string, nowUs: number, communication?: string): void {
+    const n = this.neighbors.get(name);
+    if (n) this.input(n, { kind: 'stop', subcode: 3, ...(communication !== undefined ? { communication } : {}) }, nowUs);
+  }
+
   /** The session state of a neighbour (for tests and the inspector). */
   sessionState(name: string): string | undefined {
     return this.neighbors.get(name)?.session.state;

@@ -13,6 +13,7 @@ import { RouterProcessor } from '../node/bgp-rib.ts';
 import { IpNode } from '../node/ip-node.ts';
 import { TcpApp } from '../node/tcp-app.ts';
 import { bgpPlan } from './bgp-plan.ts';
+import { addGroupApps, groupPlan } from './group-plan.ts';
 import type { FlowConfig, InterfaceConfig, NodeConfig, NodeDataplane, RouteConfig, SimNode } from '../node/types.ts';
 
 /** The TypeScript reference engines: the default, and the fallback when WASM is not loaded. */
@@ -114,6 +115,9 @@ export function createSimNode(topology: Topology, nodeIndex: number, dataplane: 
   const node = new IpNode(nodeConfig(topology, nodeIndex), dataplane.lpm);
   const tunnels = meshTunnels(topology, nodeIndex);
   if (tunnels.length > 0) node.addApp(new IpsecApp(node, dataplane.newEsp(), tunnels));
+  // Seed 001 (`group` mode): GCKS + route reflector on the S/R, group members on the CEs.
+  const group = groupPlan(topology, nodeIndex);
+  if (group) addGroupApps(node, group, topology, nodeIndex, () => dataplane.newEsp());
   const plan = bgpPlan(topology, nodeIndex);
   if (plan) {
     const tcp = new TcpApp(node, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_TCP)));

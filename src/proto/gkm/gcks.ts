@@ -116,6 +116,11 @@ export interface GroupConfig {
   senderIdBits?: number;
   /** Sender-IDs one member may ask for (GROUP_SENDER count). */
   senderIdsPerMemberMax?: number;
+  /**
+   * Sender-IDs 0..n−1 are never handed to a member: kept for senders that are not registered members,
+   * e.g. the S/R device itself protecting its BGP sessions with the TEK (seed 001 claim 7). Default 0.
+   */
+  reservedSenderIds?: number;
   membersMax?: number;
   /** Traffic the TEKs protect; any by default. */
   tekSrc?: TrafficSelector;
@@ -223,6 +228,7 @@ function withDefaults(c: GroupConfig): GroupPolicy {
     rekeyOnLeave: c.rekeyOnLeave ?? true,
     senderIdBits: c.senderIdBits ?? 12,
     senderIdsPerMemberMax: c.senderIdsPerMemberMax ?? 4,
+    reservedSenderIds: c.reservedSenderIds ?? 0,
     membersMax: c.membersMax ?? 1024,
     tekSrc: c.tekSrc ?? ANY_SELECTOR,
     tekDst: c.tekDst ?? ANY_SELECTOR,
@@ -434,7 +440,7 @@ export class Gcks implements SansIo<GcksInput, GcksOutput> {
         members: new Map(),
         denied: new Set(),
         tree: new KeyTree(cfg.membersMax, () => randomBytes(this.rng, 16)),
-        nextSenderId: 0,
+        nextSenderId: cfg.reservedSenderIds,
       };
       g.teks.push(this.newTek(g, nowUs));
       this.groups.set(idKey(cfg.groupId), g);
