@@ -58,6 +58,8 @@ export class BgpApp implements NodeApp, StreamUser {
   private readonly neighbors = new Map<string, Neighbor>();
   private readonly byTcp = new Map<TcpConnId, Neighbor>();
   private started = false;
+  /** Inside flushUpdates: queue UPDATEs without writing them yet. */
+  private corked = false;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -118,6 +120,35 @@ export class BgpApp implements NodeApp, StreamUser {
       neighbors: [...this.neighbors.values()].map((n) => ({ name: n.cfg.name, peer: formatIpv4(n.cfg.peerAddr), peerAs: n.cfg.peerAs, state: n.session.state, stats: n.session.stats })),
       rib: this.processor.snapshot(),
     };
+  }
+
+  /** Hands the route processor's pending UPDATEs to the sessions now (a processor that batches them). */
+  flushUpdates(nowUs: number): void {
+    // Corked: the UPDATEs of one flush reach TCP as one write per neighbour, so they leave in full
+    // segments instead of one segment each (our TCP has no Nagle, RFC 9293 §3.7.4).
+    this.corked = true;
+    try {
+      this.pump(nowUs);
+    } finally {
+      this.corked = false;
+    }
+    for (const n of this.neighbors.values()) {
+      for (const [conn, q] of n.pending) {
+        if (q.length > 1) {
+          let len = 0;
+          for (const b of q) len += b.length;
+          const all = new Uint8Array(len);
+          let at = 0;
+          for (const b of q) {
+            all.set(b, at);
+            at += b.length;
+          }
+          q.length = 0;
+          q.push(all);
+        }
+        this.flush(n, conn, nowUs);
+      }
+    }
   }
 
   /** Stops one neighbour's session (Cease, RFC 4486 §4 subcode 3 "Peer De-configured"); it stays Idle. */
@@ -211,7 +242,7 @@ export class BgpApp implements NodeApp, StreamUser {
         const q = n.pending.get(conn) ?? [];
         q.push(out.bytes);
         n.pending.set(conn, q);
-        this.flush(n, conn, nowUs);
+        if (!this.corked) this.flush(n, conn, nowUs);
         return;
       }
       case 'close': {

@@ -363,7 +363,12 @@ export class GcksApp implements NodeApp {
         // (RFC 5374 §4.2.1) so every member has it before the S/R uses it.
         const newest = [...e.teks].reverse().find((t) => !t.retiring);
         if (newest && newest.spi !== this.esp.outboundSpi()) {
-          if (this.esp.outboundSpi() === undefined || !live.has(this.esp.outboundSpi()!)) this.esp.useOutbound(newest.spi);
+          // A joiner holds only the new TEK (RFC 9838 §2.4: backward secrecy), and the GSA_REKEY giving
+          // it to the others left before anything the S/R sends next on the same paths: switch at once.
+          if (this.esp.outboundSpi() === undefined || !live.has(this.esp.outboundSpi()!) || e.reason === 'join') {
+            this.esp.useOutbound(newest.spi);
+            this.pendingOutbound = undefined;
+          }
           else this.pendingOutbound = { spi: newest.spi, atUs: nowUs + this.atdUs };
         }
         this.note(`GSA ${e.reason}: ${e.teks.length} TEK(s)`);

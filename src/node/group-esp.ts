@@ -72,6 +72,9 @@ export class GroupEspApp implements NodeApp {
   private senderIdBits: number | undefined;
   /** Gateways of the routes we protect, by remote prefix (for the snapshot). */
   private readonly routes = new Map<string, number>();
+  /** Longest-prefix table of the same routes: per prefix length, network → gateway. */
+  private readonly routeTable: (Map<number, number> | undefined)[] = [];
+  private routeLens: number[] = [];
   /** S/R: inner sources allowed on the BGP channel (registered members); undefined = no check. */
   private allowedBgpPeers: Set<number> | undefined;
   /** Where inner packets addressed to this node go (the node's TCP). */
@@ -159,30 +162,48 @@ export class GroupEspApp implements NodeApp {
 
   // --- PROTECT entries from reflected routes (FIG. 5 steps 206–210) ---
 
-  /** Traffic from our trusted subnets to `remote` goes to `gateway` under the group SA. */
+  /**
+   * Traffic from our trusted subnets to `remote` goes to `gateway` under the group SA. These PROTECT
+   * entries sit between the BGP entries and the final DISCARD; they never overlap one another in
+   * what they decide (each names one remote prefix, the longest wins), so they are kept decorrelated
+   * (RFC 4301 §4.4.1.2) in a longest-prefix table: O(1) to add, however many members there are.
+   */
   addRoute(remote: Ipv4Prefix, gateway: number): void {
     const key = prefixText(remote);
-    if (this.routes.get(key) === gateway) return;
-    this.removeRoute(remote);
-    this.routes.set(key, gateway);
-    const before = this.config.trustedSubnets.length ? `gkm:discard:${prefixText(this.config.trustedSubnets[0]!)}` : undefined;
-    for (const local of this.config.trustedSubnets) {
-      this.spd.add(
-        {
-          name: `route:${key}:${prefixText(local)}`,
-          origin: 'bgp',
-          selectors: { local: rangeOf(local), remote: rangeOf(remote), protocol: PROTOCOL_ANY, localPorts: PORTS_ANY, remotePorts: PORTS_ANY },
-          action: { kind: 'protect', tunnelLocal: this.config.tunnelAddr, tunnelRemote: gateway >>> 0, template: GROUP_TEMPLATE },
-        },
-        before,
-      );
+    const net = (remote.addr & ipv4Mask(remote.len)) >>> 0;
+    let byNet = this.routeTable[remote.len];
+    if (!byNet) {
+      byNet = new Map();
+      this.routeTable[remote.len] = byNet;
+      this.routeLens = this.routeTable.map((m, len) => (m ? len : -1)).filter((l) => l >= 0).reverse();
     }
+    byNet.set(net, gateway >>> 0);
+    this.routes.set(key, gateway >>> 0);
   }
 
   removeRoute(remote: Ipv4Prefix): void {
     const key = prefixText(remote);
     if (!this.routes.delete(key)) return;
-    for (const local of this.config.trustedSubnets) this.spd.remove(`route:${key}:${prefixText(local)}`);
+    this.routeTable[remote.len]?.delete((remote.addr & ipv4Mask(remote.len)) >>> 0);
+  }
+
+  /** The gateway protecting `remote` from our trusted subnets, if a reflected route covers it. */
+  private gatewayFor(local: number, remote: number): number | undefined {
+    if (!this.config.trustedSubnets.some((p) => ((local ^ p.addr) & ipv4Mask(p.len)) === 0)) return undefined;
+    for (const len of this.routeLens) {
+      const g = this.routeTable[len]!.get((remote & ipv4Mask(len)) >>> 0);
+      if (g !== undefined) return g;
+    }
+    return undefined;
+  }
+
+  /** The SPD decision: BGP entries, then the reflected routes, then the final DISCARD (first match wins). */
+  private decide(p: { local: number; remote: number; protocol: number; localPort: number; remotePort: number }): SpdEntry | undefined {
+    const e = this.spd.lookup(p);
+    if (e?.action.kind !== 'discard') return e;
+    const gateway = this.gatewayFor(p.local >>> 0, p.remote >>> 0);
+    if (gateway === undefined) return e;
+    return { name: 'route', origin: 'bgp', selectors: e.selectors, action: { kind: 'protect', tunnelLocal: this.config.tunnelAddr, tunnelRemote: gateway, template: GROUP_TEMPLATE } };
   }
 
   routeCount(): number {
@@ -195,7 +216,7 @@ export class GroupEspApp implements NodeApp {
   transit(bytes: Uint8Array): boolean {
     const protocol = ipv4Protocol(bytes);
     const [sp, dp] = ports(bytes, protocol);
-    const entry = this.spd.lookup({ local: ipv4Src(bytes), remote: ipv4Dst(bytes), protocol, localPort: sp, remotePort: dp });
+    const entry = this.decide({ local: ipv4Src(bytes), remote: ipv4Dst(bytes), protocol, localPort: sp, remotePort: dp });
     if (!entry || entry.action.kind === 'bypass') return false;
     if (entry.action.kind === 'discard') {
       this.drop('discard');
@@ -211,7 +232,7 @@ export class GroupEspApp implements NodeApp {
    */
   sendLocal(dst: number, protocol: number, payload: Uint8Array, src: number): boolean {
     const [sp, dp] = protocol === IP_PROTO_TCP || protocol === IP_PROTO_UDP ? [(payload[0]! << 8) | payload[1]!, (payload[2]! << 8) | payload[3]!] : [0, 0];
-    const entry = this.spd.lookup({ local: src, remote: dst, protocol, localPort: sp, remotePort: dp });
+    const entry = this.decide({ local: src, remote: dst, protocol, localPort: sp, remotePort: dp });
     if (!entry || entry.action.kind === 'bypass') return false;
     if (entry.action.kind === 'discard') {
       this.drop('discard');
@@ -286,7 +307,7 @@ export class GroupEspApp implements NodeApp {
     const h = dec.value.header;
     const [sp, dp] = ports(inner, h.protocol);
     // RFC 4301 §5.2: the inner packet must match the policy it came under (reverse direction).
-    const entry = this.spd.lookup({ local: h.dst, remote: h.src, protocol: h.protocol, localPort: dp, remotePort: sp });
+    const entry = this.decide({ local: h.dst, remote: h.src, protocol: h.protocol, localPort: dp, remotePort: sp });
     if (entry?.action.kind !== 'protect') {
       this.drop('policy');
       return true;
@@ -321,8 +342,20 @@ export class GroupEspApp implements NodeApp {
       outboundSpi: this.outbound ? `0x${this.outbound.spi.toString(16).padStart(8, '0')}` : undefined,
       outboundPackets: o?.packets ?? 0,
       routes: this.routes.size,
-      spd: this.spd.list().length <= 64 ? this.spd.list().map((e) => `${e.name} ${formatRange(e.selectors.local)} > ${formatRange(e.selectors.remote)} ${e.action.kind}`) : this.spd.list().length,
+      spd: this.spdView(64),
     };
+  }
+
+  /** The SPD in order (BGP entries, reflected routes, DISCARD), at most `max` lines, else the count. */
+  spdView(max: number): string[] | number {
+    const line = (e: SpdEntry) => `${e.name} ${formatRange(e.selectors.local)} > ${formatRange(e.selectors.remote)} ${e.action.kind}`;
+    const fixed = this.spd.list();
+    const total = fixed.length + this.routes.size * this.config.trustedSubnets.length;
+    if (total > max) return total;
+    const out = fixed.filter((e) => e.action.kind !== 'discard').map(line);
+    for (const [remote, gw] of [...this.routes.entries()].sort()) for (const l of this.config.trustedSubnets) out.push(`route:${remote}:${prefixText(l)} ${prefixText(l)} > ${remote} protect via ${formatIpv4(gw)}`);
+    for (const e of fixed) if (e.action.kind === 'discard') out.push(line(e));
+    return out;
   }
 
   espSas(): EspSaExport[] {

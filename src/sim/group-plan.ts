@@ -32,6 +32,7 @@ import { BgpApp } from '../node/bgp-app.ts';
 import { RouterProcessor } from '../node/bgp-rib.ts';
 import { GatedApp, GcksApp, GroupMemberApp } from '../node/gkm-app.ts';
 import { GroupEspApp } from '../node/group-esp.ts';
+import { PacedProcessor } from '../node/group-rr.ts';
 import type { IpNode } from '../node/ip-node.ts';
 import { TcpApp } from '../node/tcp-app.ts';
 import type { NodeContext } from '../node/types.ts';
@@ -131,6 +132,46 @@ function groupPolicy(g: TopoGroup, members: string[]): GroupConfig {
   };
 }
 
+/** Per topology and group: the members (in file order) and their tunnel addresses, computed once. */
+const membersCache = new WeakMap<Topology, Map<TopoGroup, { members: TopoNode[]; tunnel: Map<number, number> }>>();
+
+function groupMembers(topology: Topology, g: TopoGroup): { members: TopoNode[]; tunnel: Map<number, number> } {
+  let perGroup = membersCache.get(topology);
+  if (!perGroup) {
+    perGroup = new Map();
+    membersCache.set(topology, perGroup);
+  }
+  const hit = perGroup.get(g);
+  if (hit) return hit;
+  // A CE's tunnel address: its address on the link to its PE (mesh-plan.ts tunnelAddress), in one pass.
+  const tunnel = new Map<number, number>();
+  for (const l of topology.links) {
+    for (const [mine, theirs] of [
+      [l.a, l.b],
+      [l.b, l.a],
+    ] as const) {
+      if (!tunnel.has(mine.nodeIndex) && topology.nodes[theirs.nodeIndex]?.role === 'pe') tunnel.set(mine.nodeIndex, mine.addr);
+    }
+  }
+  const byId = new Map(topology.nodes.map((n) => [n.id, n]));
+  const firstGroup = new Map<string, TopoGroup>();
+  for (const x of topology.groups) for (const m of x.members) if (!firstGroup.has(m)) firstGroup.set(m, x);
+  const members: TopoNode[] = [];
+  for (const id of g.members) {
+    const n = byId.get(id);
+    if (!n || n.role !== 'ce' || firstGroup.get(id) !== g) continue;
+    if (!tunnel.has(n.index)) {
+      const a = tunnelAddress(topology, n); // no PE link: its BGP address
+      if (a === undefined) continue;
+      tunnel.set(n.index, a);
+    }
+    members.push(n);
+  }
+  const out = { members, tunnel };
+  perGroup.set(g, out);
+  return out;
+}
+
 /** The seed 001 plan of one node in `group` mode (undefined for other modes and roles). */
 export function groupPlan(topology: Topology, nodeIndex: number): GroupPlan | undefined {
   if (topology.mode !== 'group') return undefined;
@@ -143,17 +184,13 @@ export function groupPlan(topology: Topology, nodeIndex: number): GroupPlan | un
   if (srAddr === undefined) return undefined;
   const srAs = sr.asn ?? 65_535;
   const srRouterId = sr.routerId ?? srAddr;
-  const byId = new Map(topology.nodes.map((n) => [n.id, n]));
-  // Members this S/R can reach (a CE with no address is left out).
-  const members = g.members
-    .map((id) => byId.get(id))
-    .filter((n): n is TopoNode => n !== undefined && n.role === 'ce' && groupOf(topology, n) === g && tunnelAddress(topology, n) !== undefined);
+  const { members, tunnel } = groupMembers(topology, g);
   const rt = routeTarget('four-octet-as', srAs, g.groupId & 0xffff);
 
   if (node.role === 'sr') {
     const neighbors: BgpNeighborConfig[] = members.map((m) => ({
       name: m.id,
-      peerAddr: tunnelAddress(topology, m)!,
+      peerAddr: tunnel.get(m.index)!,
       localAddr: srAddr,
       peerAs: srAs,
       families: ['ipv4-unicast'],
@@ -172,7 +209,7 @@ export function groupPlan(topology: Topology, nodeIndex: number): GroupPlan | un
         registrationSasMax: Math.max(4096, 2 * members.length),
         halfOpenMax: Math.max(256, members.length),
       },
-      members: members.map((m) => ({ node: m.id, id: nodeIkeId(m.id), addr: tunnelAddress(topology, m)! })),
+      members: members.map((m) => ({ node: m.id, id: nodeIkeId(m.id), addr: tunnel.get(m.index)! })),
       leaves: (g.schedule ?? []).filter((e) => e.kind === 'leave').map((e) => ({ atUs: e.atUs, memberId: nodeIkeId(e.member), node: e.member })),
       bgp: {
         speaker: { localAs: srAs, routerId: srRouterId, neighbors },
@@ -185,7 +222,7 @@ export function groupPlan(topology: Topology, nodeIndex: number): GroupPlan | un
 
   const me = members.find((m) => m.index === nodeIndex);
   if (!me) return undefined;
-  const tunnelAddr = tunnelAddress(topology, me)!;
+  const tunnelAddr = tunnel.get(me.index)!;
   const routerId = me.routerId ?? tunnelAddr;
   const trustedSubnets = me.trustedSubnets.map((t) => parsePrefix(t)).filter((p): p is Ipv4Prefix => p !== undefined && p.family === 4);
   const auto = g.discovery === 'auto';
@@ -247,13 +284,16 @@ export function addGroupApps(node: IpNode, plan: GroupPlan, topology: Topology, 
   const tcp = new TcpApp(tcpCtx, rng(RNG_STREAM.NODE_TCP));
   esp.deliverLocalTo([tcp]);
   const processor = new RouterProcessor(plan.bgp.router, plan.bgp.originated);
-  const bgp = new BgpApp(node, tcp, plan.bgp.speaker, processor, rng(RNG_STREAM.NODE_BGP));
   if (plan.kind === 'sr') {
+    const paced = new PacedProcessor(processor);
+    const bgp = new BgpApp(node, tcp, plan.bgp.speaker, paced, rng(RNG_STREAM.NODE_BGP));
+    paced.flush = (t) => bgp.flushUpdates(t);
     const policy = plan.gcks.groups[0]!;
     const gcks = new GcksApp(node, { gcks: plan.gcks, members: plan.members, leaves: plan.leaves, senderId: SR_SENDER_ID, senderIdBits: policy.senderIdBits ?? 12 }, esp, bgp, rng(RNG_STREAM.NODE_GKM));
-    for (const app of [esp, gcks, tcp, bgp]) node.addApp(app);
+    for (const app of [esp, gcks, tcp, bgp, paced]) node.addApp(app);
     return;
   }
+  const bgp = new BgpApp(node, tcp, plan.bgp.speaker, processor, rng(RNG_STREAM.NODE_BGP));
   const gated = new GatedApp(bgp);
   const gkm = new GroupMemberApp(node, { member: plan.member, joinAtUs: plan.joinAtUs, ...(plan.groupRouteTarget ? { groupRouteTarget: plan.groupRouteTarget } : {}) }, esp, gated, rng(RNG_STREAM.NODE_GKM));
   processor.onRouteChange((c) => gkm.routeChanged(c));
