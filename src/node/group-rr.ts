@@ -9,25 +9,36 @@
 import type { Decoded } from '../proto/bgp/index.ts';
 import type { PeerInfo } from '../proto/bgp/session.ts';
 import type { RouteProcessor } from './bgp-app.ts';
+import type { RouterProcessor } from './bgp-rib.ts';
 import type { NodeApp } from './types.ts';
 
 /** Default pacing interval. */
 export const REFLECT_INTERVAL_US = 100_000;
+/** Past this many Loc-RIB routes the snapshot gives counts, not every route of every peer. */
+export const SNAPSHOT_ROUTES_MAX = 256;
 
-export class PacedProcessor implements RouteProcessor, NodeApp {
-  readonly name = 'rr-pacing';
+export class PacedProcessor implements RouteProcessor {
   private dueUs: number | undefined;
   private releasing = false;
   /** Told to hand the pending UPDATEs to the sessions (BgpApp.flushUpdates). */
   flush: ((nowUs: number) => void) | undefined;
   readonly counters = { flushes: 0 };
 
+  /** `intervalUs` 0: no pacing (UPDATEs leave as they are made), only the bounded snapshot. */
   constructor(
-    readonly inner: RouteProcessor,
+    readonly inner: RouterProcessor,
     readonly intervalUs = REFLECT_INTERVAL_US,
   ) {}
 
+  /** The RIB as the BGP app shows it: in full while small, else counts (a 1000-member S/R holds 10⁶ paths). */
+  ribSnapshot(): Record<string, unknown> {
+    const routes = this.inner.router.locRib('ipv4-unicast').length;
+    if (routes <= SNAPSHOT_ROUTES_MAX) return this.inner.snapshot();
+    return { locRib: { 'ipv4-unicast': routes }, summarized: true, stats: this.inner.router.stats() };
+  }
+
   private touch(nowUs: number): void {
+    if (this.intervalUs === 0) return;
     if (this.dueUs === undefined) this.dueUs = nowUs + this.intervalUs;
   }
 
@@ -47,14 +58,21 @@ export class PacedProcessor implements RouteProcessor, NodeApp {
   }
 
   poll(): { peer: string; bytes: Uint8Array } | undefined {
-    return this.releasing ? this.inner.poll() : undefined;
+    return this.releasing || this.intervalUs === 0 ? this.inner.poll() : undefined;
   }
 
-  receive(): boolean {
-    return false;
+  /** The node app that wakes the pacing (host it on the node next to the BGP app). */
+  app(): NodeApp {
+    return {
+      name: 'rr-pacing',
+      receive: () => false,
+      timer: (nowUs) => this.timer(nowUs),
+      nextDeadlineUs: () => this.dueUs,
+      snapshot: () => ({ intervalUs: this.intervalUs, ...this.counters }),
+    };
   }
 
-  timer(nowUs: number): void {
+  private timer(nowUs: number): void {
     if (this.dueUs === undefined || this.dueUs > nowUs) return;
     this.dueUs = undefined;
     this.releasing = true;
@@ -66,11 +84,8 @@ export class PacedProcessor implements RouteProcessor, NodeApp {
     }
   }
 
-  nextDeadlineUs(): number | undefined {
-    return this.dueUs;
-  }
-
+  /** RouteProcessor's snapshot (what BgpApp shows as `rib`). */
   snapshot(): Record<string, unknown> {
-    return { intervalUs: this.intervalUs, ...this.counters };
+    return this.ribSnapshot();
   }
 }

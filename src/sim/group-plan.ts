@@ -290,10 +290,11 @@ export function addGroupApps(node: IpNode, plan: GroupPlan, topology: Topology, 
     paced.flush = (t) => bgp.flushUpdates(t);
     const policy = plan.gcks.groups[0]!;
     const gcks = new GcksApp(node, { gcks: plan.gcks, members: plan.members, leaves: plan.leaves, senderId: SR_SENDER_ID, senderIdBits: policy.senderIdBits ?? 12 }, esp, bgp, rng(RNG_STREAM.NODE_GKM));
-    for (const app of [esp, gcks, tcp, bgp, paced]) node.addApp(app);
+    for (const app of [esp, gcks, tcp, bgp, paced.app()]) node.addApp(app);
     return;
   }
-  const bgp = new BgpApp(node, tcp, plan.bgp.speaker, processor, rng(RNG_STREAM.NODE_BGP));
+  // No pacing at a member; the wrapper only keeps its RIB snapshot bounded.
+  const bgp = new BgpApp(node, tcp, plan.bgp.speaker, new PacedProcessor(processor, 0), rng(RNG_STREAM.NODE_BGP));
   const gated = new GatedApp(bgp);
   const gkm = new GroupMemberApp(node, { member: plan.member, joinAtUs: plan.joinAtUs, ...(plan.groupRouteTarget ? { groupRouteTarget: plan.groupRouteTarget } : {}) }, esp, gated, rng(RNG_STREAM.NODE_GKM));
   processor.onRouteChange((c) => gkm.routeChanged(c));

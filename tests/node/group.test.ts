@@ -72,6 +72,8 @@ describe('seed 001 group mode in the nodes (FIG. 2, 4, 5)', () => {
     for (const r of table) expect(r.memberList?.length).toBe(3);
     // Only ESP (50) and G-IKEv2 (UDP 848) on the provider links: no clear BGP, no clear ICMP.
     expect([...backboneProtocols(k, t)].sort()).toEqual([`${IP_PROTO_ESP}`, `${IP_PROTO_UDP}/848`].sort());
+    // The S/R reflected in paced batches (group-rr.ts).
+    expect((s.nodes.find((n) => n.id === 'sr')!.apps['rr-pacing'] as { flushes: number }).flushes).toBeGreaterThanOrEqual(1);
     // The BGP channel went through the group SA on both ends.
     expect((s.nodes.find((n) => n.id === 'sr')!.apps['group-esp'] as { counters: { bgpProtected: number; bgpDelivered: number } }).counters.bgpDelivered).toBeGreaterThan(8);
   });
