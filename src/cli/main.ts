@@ -9,21 +9,41 @@ import { createLab } from '../runtime/node.ts';
 import type { RuntimeKind } from '../runtime/lab.ts';
 import type { DataplaneKind } from '../runtime/dataplane.ts';
 import { buildReport } from '../sim/snapshot.ts';
+import { analyseBackbone, backboneLinks } from '../sim/backbone-tap.ts';
+import { ConvergenceTracker } from '../sim/convergence.ts';
+import { decodePcap } from '../sim/pcap.ts';
+import { generateCommand, GENERATE_USAGE } from './generate.ts';
+import { compareCommand, COMPARE_USAGE } from './compare.ts';
 import { espSaLines } from '../sim/esp-keys.ts';
 import { loadTopology, formatTopologyErrors } from '../sim/topology/load.ts';
 import { MODES, type Mode } from '../sim/topology/types.ts';
 
 export const USAGE = `usage: vpnlab run FILE [--until SECONDS] [--seed N] [--mode l3vpn|mesh|gateway|group]
                   [--runtime single|workers] [--workers N] [--dataplane wasm|ts]
-                  [--pcap DIR] [--keys FILE] [--report FILE.json] [--quiet]
+                  [--pcap DIR] [--keys FILE] [--report FILE.json] [--report-detail full|summary]
+                  [--slices K] [--measure FILE.json] [--quiet]
        vpnlab validate FILE
+${GENERATE_USAGE}
+${COMPARE_USAGE}
 
   run       load, validate and run a topology (YAML or JSON); --until defaults to 10 s of virtual time
   validate  check a topology file and print every error with its path
-  --keys    write the run's ESP keys in Wireshark's esp_sa format (one line per SA)`;
+  generate  write a topology of N sites (see below)
+  compare   run every mode on generated topologies and print the scaling table
+  --keys    write the run's ESP keys in Wireshark's esp_sa format (one line per SA)
+  --report  the JSON report (public/report.schema.json): taps the backbone and samples convergence
+  --report-detail  summary leaves out the per-node app snapshots (RIBs, SA lists): for big runs
+  --slices  the run advances in K slices (default ${100}): progress and convergence sampling resolution
+  --measure wall time and peak memory of this run as JSON (what compare reads)`;
+
+/** `run` advances in this many slices (progress line; with --report, one convergence sample each). */
+export const RUN_SLICES = 100;
 
 /** Exit codes: 0 ok, 1 run failed, 2 bad usage or bad topology. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), errOut: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  if (argv[0] === 'generate') return generateCommand(argv.slice(1), out, errOut);
+  if (argv[0] === 'compare') return compareCommand(argv.slice(1), out, errOut);
+  const wallStart = performance.now();
   let parsed;
   try {
     parsed = parseArgs({
@@ -39,6 +59,9 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         pcap: { type: 'string' },
         report: { type: 'string' },
         keys: { type: 'string' },
+        measure: { type: 'string' },
+        'report-detail': { type: 'string' },
+        slices: { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -54,7 +77,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
     return v.help ? 0 : 2;
   }
   if ((command !== 'run' && command !== 'validate') || file === undefined || rest.length > 0) {
-    errOut(`vpnlab: expected 'run FILE' or 'validate FILE'\n${USAGE}\n`);
+    errOut(`vpnlab: expected 'run FILE', 'validate FILE', 'generate …' or 'compare …'\n${USAGE}\n`);
     return 2;
   }
 
@@ -70,6 +93,10 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   if (maxWorkers !== undefined && !(Number.isInteger(maxWorkers) && maxWorkers >= 1)) problems.push(`--workers: expected a positive integer, got "${v.workers}"`);
   const dataplane = (v.dataplane ?? 'wasm') as DataplaneKind;
   if (dataplane !== 'wasm' && dataplane !== 'ts') problems.push(`--dataplane: expected wasm or ts, got "${v.dataplane}"`);
+  const detail = v['report-detail'] ?? 'full';
+  if (detail !== 'full' && detail !== 'summary') problems.push(`--report-detail: expected full or summary, got "${detail}"`);
+  const slices = v.slices === undefined ? RUN_SLICES : Number(v.slices);
+  if (!(Number.isInteger(slices) && slices >= 1 && slices <= 100_000)) problems.push(`--slices: expected an integer from 1 to 100000, got "${v.slices}"`);
   if (problems.length) {
     errOut(`${problems.map((p) => `vpnlab: ${p}`).join('\n')}\n`);
     return 2;
@@ -95,23 +122,28 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
 
   const untilUs = Math.round(untilS * 1_000_000);
   const quiet = v.quiet ?? false;
-  const wallStart = performance.now();
+  // The report's backbone tap reads the captures of the provider links, so those are always tapped.
+  const tapped = v.report ? backboneLinks(topology).map((b) => b.link.index) : [];
   const lab = await createLab(topology, {
     runtime,
     dataplane,
     ...(maxWorkers ? { maxWorkers } : {}),
-    taps: v.pcap ? 'all' : [],
+    taps: v.pcap ? 'all' : tapped,
     onProgress: (n, total) => {
       if (!quiet && total > 1) errOut(`\r[vpnlab] starting workers ${n}/${total}`);
     },
   });
   try {
     // Run in slices so a long run shows where it is.
-    const sliceUs = Math.max(1, Math.ceil(untilUs / 100));
+    // With --report, a snapshot after every slice follows convergence (resolution: one slice).
+    const sliceUs = Math.max(1, Math.ceil(untilUs / slices));
+    const tracker = v.report ? new ConvergenceTracker(topology) : undefined;
+    const runStart = performance.now();
     let lastPrint = performance.now();
     let printed = false;
     for (let t = Math.min(sliceUs, untilUs); ; t = Math.min(t + sliceUs, untilUs)) {
       await lab.runUntil(t);
+      if (tracker) tracker.sample(await lab.snapshot());
       const now = performance.now();
       if (!quiet && now - lastPrint > 500) {
         errOut(`\r[vpnlab] t=${(t / 1e6).toFixed(3)} s of ${untilS} s (${Math.round((100 * t) / Math.max(1, untilUs))}%)`);
@@ -121,6 +153,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
       if (t >= untilUs) break;
     }
     if (printed) errOut('\n');
+    const runWallS = (performance.now() - runStart) / 1000;
     const snap = await lab.snapshot();
     if (v.pcap) {
       await mkdir(v.pcap, { recursive: true });
@@ -128,14 +161,33 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
         await writeFile(join(v.pcap, `${link.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.pcap`), await lab.pcap(link.index));
       }
     }
-    const report = { ...buildReport(topology, snap, runtime), dataplane: lab.dataplane };
+    let extras = {};
+    if (v.report && tracker) {
+      const captures = new Map<number, ReturnType<typeof decodePcap>['records']>();
+      for (const i of tapped) captures.set(i, decodePcap(await lab.pcap(i)).records);
+      const tap = analyseBackbone(topology, (i) => captures.get(i) ?? []);
+      extras = {
+        tap,
+        convergence: { convergedAtUs: tracker.convergedAtUs ?? null, sampleIntervalUs: sliceUs, samples: tracker.samples, last: tracker.last ?? null },
+      };
+    }
+    const report = { ...buildReport(topology, snap, runtime, { ...extras, detail: detail as 'full' | 'summary' }), dataplane: lab.dataplane };
     if (v.keys) await writeFile(v.keys, espSaLines(snap.nodes.flatMap((n) => n.espSas)).map((l) => `${l}\n`).join(''));
     if (v.report) await writeFile(v.report, `${JSON.stringify(report, null, 2)}\n`);
     const wallS = (performance.now() - wallStart) / 1000;
+    if (v.measure) {
+      const measure = { wallS, runWallS, maxRssBytes: process.resourceUsage().maxRSS * 1024, nodes: topology.nodes.length, links: topology.links.length, runtime, events: snap.eventsProcessed };
+      await writeFile(v.measure, `${JSON.stringify(measure)}\n`);
+    }
     out(`${topology.name}: ran ${untilS} s of virtual time in ${wallS.toFixed(2)} s (${runtime}, ${lab.dataplane} data plane, seed ${topology.seed}, ${snap.eventsProcessed} events)\n`);
     for (const f of snap.flows) {
       const rtt = f.rttAvgUs !== undefined ? ` rtt avg ${(f.rttAvgUs / 1000).toFixed(3)} ms` : '';
       out(`  ${f.kind} ${f.from} -> ${f.to}: sent ${f.sent}, received ${f.received}, lost ${f.lost}${rtt}\n`);
+    }
+    if (v.report) {
+      const r = report;
+      const c = r.convergence;
+      out(`  converged: ${c?.convergedAtUs != null ? `at ${(c.convergedAtUs / 1e6).toFixed(3)} s` : 'no'}; SAs ${r.totals.sas.installed} (group ${r.totals.sas.group}); backbone: ${r.totals.clearPayloadBytes} customer payload bytes in clear, ${r.totals.espBytes} bytes in ESP\n`);
     }
     if (v.pcap) out(`  pcaps: ${topology.links.length} files in ${v.pcap}\n`);
     if (v.report) out(`  report: ${v.report}\n`);

@@ -8,6 +8,7 @@ import type { Decoded, Family } from '../proto/bgp/index.ts';
 import { BgpSession, type BgpSessionOutput, type ConnId, type PeerInfo } from '../proto/bgp/session.ts';
 import { TCP_PORT_BGP } from '../proto/ip/tcp-segment.ts';
 import type { TcpConnId, TcpTuple } from '../proto/ip/tcp.ts';
+import type { TcpAuthConfig } from '../proto/ip/tcp-auth.ts';
 import type { StreamUser, TcpApp } from './tcp-app.ts';
 import type { NodeApp, NodeContext } from './types.ts';
 
@@ -24,6 +25,11 @@ export interface BgpNeighborConfig {
   passive?: boolean;
   holdTimeS?: number;
   connectRetryTimeS?: number;
+  /**
+   * Protects the session's TCP connection with TCP MD5 (RFC 2385) or TCP-AO (RFC 5925): the TCP
+   * app signs and verifies every segment between localAddr and peerAddr. Both ends need it.
+   */
+  tcpAuth?: TcpAuthConfig;
 }
 
 export interface BgpSpeakerConfig {
@@ -83,6 +89,7 @@ export class BgpApp implements NodeApp, StreamUser {
         idleHoldTimeMaxS: 30,
       });
       this.neighbors.set(n.name, { cfg: n, session, tcpOf: new Map(), sessionOf: new Map(), pending: new Map() });
+      if (n.tcpAuth) tcp.setAuth(n.localAddr, n.peerAddr, n.tcpAuth);
     }
   }
 

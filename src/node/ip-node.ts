@@ -1,6 +1,8 @@
-// A plain IPv4 router/host: forwards by longest-prefix match over its forwarding table, answers
-// ICMP echo, sends ICMP errors, and sources the ping and UDP flows it is configured with. Every role
-// starts from this until its protocol cores arrive. Sans-IO: time comes in with each input.
+// An IPv4 router/host: forwards by longest-prefix match over its forwarding table (the underlay
+// routes of its configuration plus routes learned from BGP), answers ICMP echo, sends ICMP errors,
+// and sources the ping and UDP flows it is configured with. On a PE, packets arriving on a
+// VRF-attached interface are looked up in that VRF and cross the backbone as MPLS-in-IP (RFC 4364
+// §5, RFC 4023 §3). Sans-IO: time comes in with each input; never decides routes itself.
 
 import { formatIpv4, ipv4Mask } from '../lib/addr.ts';
 import type { NodeInput, NodeOutput } from '../lib/sans-io.ts';
@@ -20,7 +22,10 @@ import {
   type Ipv4Header,
 } from '../proto/ip/index.ts';
 import { tsLpm, type Ipv4LpmTable, type LpmEngine } from '../dataplane/lpm.ts';
-import type { FlowConfig, FlowStats, NodeApp, NodeConfig, NodeContext, NodeSnapshot, RouteConfig, SimNode } from './types.ts';
+import { decodeLabelStack, encodeLabelStack, IP_PROTO_MPLS_IN_IP } from '../proto/mpls/label-stack.ts';
+import type { VrfTables } from './vrf-forwarding.ts';
+import { LatencyHistogram } from './latency-histogram.ts';
+import type { FlowConfig, FlowDropReason, FlowStats, NodeApp, NodeConfig, NodeContext, NodeSnapshot, RouteConfig, SimNode } from './types.ts';
 
 export const DEFAULT_TTL = 64;
 /** UDP test payloads start with this magic, then flow index and sequence number (big-endian u32). */
@@ -38,7 +43,12 @@ interface FlowState {
   /** ping: send time per outstanding sequence number. */
   sentAtUs: Map<number, number>;
   rttSumUs: number;
+  /** ping: round-trip times (bounded). */
+  hist: LatencyHistogram;
 }
+
+/** UDP flow payloads of at least this many bytes carry the send time (float64 µs at offset 12). */
+export const FLOW_TIMESTAMP_MIN_BYTES = 20;
 
 interface IfState {
   up: boolean;
@@ -53,15 +63,21 @@ export class IpNode implements SimNode, NodeContext {
   /** Next output to hand out; the queue is reset when drained (no O(n) shift per poll). */
   private outHead = 0;
   private readonly local = new Set<number>();
-  /** Forwarding table: per prefix length (longest first), network → route. */
-  /** Forwarding table: longest-prefix match (the data plane's LPM engine) to an index in `routes`. */
+  /** Forwarding table: longest-prefix match (the data plane's LPM engine) to a slot in `routes`. */
   private readonly fib: Ipv4LpmTable;
-  private readonly routes: RouteConfig[] = [];
+  private readonly routes: (RouteConfig | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
+  /** Underlay routes of the configuration, by `net/len` (restored when a learned route goes). */
+  private readonly staticRoutes = new Map<string, RouteConfig>();
+  /** Routes learned from BGP, by `net/len`. */
+  private readonly learnedRoutes = new Map<string, RouteConfig>();
+  /** A PE's VRFs (RFC 4364 §5), when it has any. */
+  private vrfs: VrfTables | undefined;
   private readonly ifs: IfState[];
   private readonly flows: FlowState[];
   /** Flows by their topology-wide index (ping identifiers carry it). */
   private readonly flowByIndex = new Map<number, FlowState>();
-  private readonly received = new Map<number, { received: number; bytes: number }>();
+  private readonly received = new Map<number, { received: number; bytes: number; hist: LatencyHistogram }>();
   private ipId = 0;
   private crashed = false;
   /** Protocol applications (TCP and what runs on it, IKE, …), offered local packets in order. */
@@ -78,6 +94,13 @@ export class IpNode implements SimNode, NodeContext {
     dropInterfaceDown: 0,
     dropOutputQueue: 0,
     icmpErrorsSent: 0,
+    /** PE: customer packets sent across the backbone with a VPN label / received and popped. */
+    mplsEncapsulated: 0,
+    mplsDecapsulated: 0,
+    /** PE: MPLS-in-IP packets whose label names none of our VRFs. */
+    dropMplsLabel: 0,
+    /** PE: a labelled packet whose VRF has no route to an attached CE for it. */
+    dropVrfNoRoute: 0,
   };
 
   /** `lpm`: the data plane's longest-prefix-match engine (WASM or the TypeScript reference). */
@@ -88,7 +111,10 @@ export class IpNode implements SimNode, NodeContext {
     this.fib = lpm.ipv4({ directBits: 8 });
     for (const i of config.interfaces) this.local.add(i.addr);
     if (config.loopback !== undefined) this.local.add(config.loopback);
-    for (const r of config.routes) this.addRoute(r);
+    for (const r of config.routes) {
+      this.staticRoutes.set(routeKey(r.prefix, r.len), r);
+      this.installRoute(r);
+    }
     this.ifs = config.interfaces.map(() => ({ up: true, rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0 }));
     this.flows = config.flows.map((cfg) => ({
       cfg,
@@ -97,6 +123,7 @@ export class IpNode implements SimNode, NodeContext {
       nextUs: cfg.startUs,
       sentAtUs: new Map(),
       rttSumUs: 0,
+      hist: new LatencyHistogram(),
     }));
     for (const f of this.flows) this.flowByIndex.set(f.cfg.index, f);
   }
@@ -110,17 +137,64 @@ export class IpNode implements SimNode, NodeContext {
     return this.local.has(addr >>> 0);
   }
 
+  /** Adds (or replaces) an underlay route, as if it had been in the configuration. */
   addRoute(r: RouteConfig): void {
+    const key = routeKey(r.prefix, r.len);
+    this.staticRoutes.set(key, r);
+    if (!this.learnedRoutes.has(key)) this.installRoute(r);
+  }
+
+  /**
+   * Sets (or with `route` undefined removes) a route learned from BGP. A learned route replaces an
+   * underlay route for the same prefix except a connected one (a directly attached subnet always
+   * wins, as its administrative distance does on a real router); removing it restores the underlay.
+   */
+  setLearnedRoute(prefix: number, len: number, route: RouteConfig | undefined): void {
+    const key = routeKey(prefix, len);
+    const underlay = this.staticRoutes.get(key);
+    if (route === undefined) {
+      if (!this.learnedRoutes.delete(key)) return;
+      if (underlay) this.installRoute(underlay);
+      else this.uninstallRoute(prefix, len);
+      return;
+    }
+    if (underlay && underlay.nextHop === 0) return;
+    this.learnedRoutes.set(key, route);
+    this.installRoute(route);
+  }
+
+  /** Hands this node its VRF tables (a PE); packets from attached interfaces are looked up there. */
+  useVrfs(vrfs: VrfTables): void {
+    this.vrfs = vrfs;
+  }
+
+  /** The PE's VRF tables, if any. */
+  get vrfTables(): VrfTables | undefined {
+    return this.vrfs;
+  }
+
+  private installRoute(r: RouteConfig): void {
     const prefix = (r.prefix & ipv4Mask(r.len)) >>> 0;
     const at = this.fib.get(prefix, r.len);
     if (at !== undefined) {
       this.routes[at] = r;
       return;
     }
-    this.routes.push(r);
-    this.fib.insert(prefix, r.len, this.routes.length - 1);
+    const slot = this.freeSlots.pop() ?? this.routes.length;
+    this.routes[slot] = r;
+    this.fib.insert(prefix, r.len, slot);
   }
 
+  private uninstallRoute(prefix: number, len: number): void {
+    const net = (prefix & ipv4Mask(len)) >>> 0;
+    const at = this.fib.get(net, len);
+    if (at === undefined) return;
+    this.fib.delete(net, len);
+    this.routes[at] = undefined;
+    this.freeSlots.push(at);
+  }
+
+  /** The global table's route to `dst`. */
   lookup(dst: number): RouteConfig | undefined {
     const at = this.fib.lookup(dst >>> 0);
     return at === undefined ? undefined : this.routes[at];
@@ -191,9 +265,20 @@ export class IpNode implements SimNode, NodeContext {
         addr: `${formatIpv4(i.addr)}/${i.len}`,
         ...this.ifs[k]!,
       })),
-      flowsSent: this.flows.map((f) => ({ ...f.stats })),
-      flowsReceived: [...this.received.entries()].sort((a, b) => a[0] - b[0]).map(([index, v]) => ({ index, ...v })),
-      routes: this.config.routes.length,
+      flowsSent: this.flows.map((f) => {
+        const s: FlowStats = { ...f.stats };
+        if (f.stats.drops) s.drops = { ...f.stats.drops };
+        const latency = f.hist.summary();
+        if (latency) s.latency = latency;
+        return s;
+      }),
+      flowsReceived: [...this.received.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([index, v]) => {
+          const latency = v.hist.summary();
+          return { index, received: v.received, bytes: v.bytes, ...(latency ? { latency } : {}) };
+        }),
+      routes: this.fib.size,
       apps: Object.fromEntries(this.apps.map((a) => [a.name, a.snapshot()])),
       espSas: this.apps.flatMap((a) => a.espSas?.() ?? []),
     };
@@ -215,7 +300,7 @@ export class IpNode implements SimNode, NodeContext {
       this.deliverLocal(bytes, nowUs);
       return;
     }
-    this.forward(bytes, nowUs);
+    this.forward(bytes, nowUs, ifIndex);
   }
 
   /** Forwards a whole IPv4 packet as if it had just arrived (e.g. a decapsulated inner packet). */
@@ -224,7 +309,8 @@ export class IpNode implements SimNode, NodeContext {
     this.forward(bytes, nowUs);
   }
 
-  private forward(bytes: Uint8Array, nowUs: number): void {
+  /** `inIf`: the interface the packet arrived on (undefined for packets an application hands back). */
+  private forward(bytes: Uint8Array, nowUs: number, inIf?: number): void {
     const dec = decodeIpv4(bytes);
     if (!dec.ok) {
       this.counters.dropMalformed++;
@@ -237,10 +323,88 @@ export class IpNode implements SimNode, NodeContext {
     }
     // An application may take the packet (the IPsec of a security gateway protecting it).
     for (const app of this.apps) if (app.transit?.(bytes, nowUs)) return;
+    // RFC 4364 §5: a packet from a CE is looked up in the VRF of the interface it came in on. A miss
+    // falls back to the global table: the provider-assigned access addresses (CE tunnel endpoints,
+    // the S/R device) and the provider's own addresses are routed there, never customer prefixes.
+    const vrf = inIf === undefined ? undefined : this.vrfs?.vrfOfInterface(inIf);
+    if (vrf !== undefined && this.forwardInVrf(vrf, bytes, dec.value.header)) return;
     const route = this.lookup(dec.value.header.dst);
     if (!route) {
       this.counters.dropNoRoute++;
       this.icmpError(dec.value.header, bytes, 3, 0); // RFC 792: destination (net) unreachable
+      return;
+    }
+    this.counters.forwarded++;
+    this.send(route.ifIndex, bytes);
+  }
+
+  /** Forwards a customer packet (TTL already decremented) by VRF `vrf`; false on a miss. */
+  private forwardInVrf(vrf: number, bytes: Uint8Array, inner: Ipv4Header): boolean {
+    const vrfs = this.vrfs!;
+    const route = vrfs.lookup(vrf, inner.dst);
+    if (!route) return false;
+    if (route.kind === 'attached') {
+      this.counters.forwarded++;
+      this.send(route.ifIndex, bytes);
+      return true;
+    }
+    if (this.local.has(route.egress)) {
+      // Another VRF of this PE exports the route (an extranet): the label names it; no backbone trip.
+      const other = vrfs.vrfOfLabel(route.label);
+      const r = other === undefined ? undefined : vrfs.lookup(other, inner.dst);
+      if (r?.kind === 'attached') {
+        this.counters.forwarded++;
+        this.send(r.ifIndex, bytes);
+      } else this.counters.dropVrfNoRoute++;
+      return true;
+    }
+    // RFC 4023 §3: MPLS-in-IP, the VPN label (RFC 4364 §5) as the only label stack entry (bottom of
+    // stack set), PE loopback to PE loopback. RFC 3032 §2.4.3 and RFC 3443's uniform model at the
+    // push: the label TTL is the IP TTL after this hop; the traffic class takes the IP precedence.
+    const outer = this.lookup(route.egress);
+    if (!outer) {
+      this.counters.dropNoRoute++;
+      return true;
+    }
+    const payload = encodeLabelStack([{ label: route.label, tc: inner.dscp >>> 3, ttl: bytes[8]! }], bytes);
+    this.counters.mplsEncapsulated++;
+    this.counters.forwarded++;
+    this.sendIp(route.egress, IP_PROTO_MPLS_IN_IP, payload, this.config.loopback ?? this.config.interfaces[outer.ifIndex]!.addr);
+    return true;
+  }
+
+  /**
+   * An MPLS-in-IP packet addressed to us (RFC 4023 §3): pop the VPN label, forward the customer's
+   * packet by the VRF the label names (RFC 4364 §5). RFC 3443's short pipe model: the label TTL is
+   * not copied back; the inner IP TTL is decremented for this hop as for any forwarded packet.
+   */
+  private mplsReceive(payload: Uint8Array): void {
+    const stack = decodeLabelStack(payload);
+    if (!stack.ok) {
+      this.counters.dropMalformed++;
+      return;
+    }
+    const top = stack.value.entries[0]!;
+    const vrf = stack.value.entries.length === 1 ? this.vrfs?.vrfOfLabel(top.label) : undefined;
+    if (vrf === undefined) {
+      this.counters.dropMplsLabel++;
+      return;
+    }
+    const bytes = stack.value.payload.slice();
+    const dec = decodeIpv4(bytes);
+    if (!dec.ok) {
+      this.counters.dropMalformed++;
+      return;
+    }
+    this.counters.mplsDecapsulated++;
+    if (!decrementTtlInPlace(bytes)) {
+      this.counters.dropTtl++;
+      return;
+    }
+    const route = this.vrfs!.lookup(vrf, dec.value.header.dst);
+    // Only an attached CE is a valid egress: sending it back into the backbone could loop.
+    if (route?.kind !== 'attached') {
+      this.counters.dropVrfNoRoute++;
       return;
     }
     this.counters.forwarded++;
@@ -267,8 +431,11 @@ export class IpNode implements SimNode, NodeContext {
       } else if (m.type === 'echo-reply') {
         this.pingReply(m.identifier, m.sequence, header, nowUs, payload.length);
       } else {
+        if (m.type === 'destination-unreachable' || m.type === 'time-exceeded') this.flowIcmpError(m.type === 'time-exceeded' ? 'ttlExceeded' : 'unreachable', m.original);
         this.log('icmp', `${m.type} from ${formatIpv4(header.src)}`);
       }
+    } else if (header.protocol === IP_PROTO_MPLS_IN_IP && this.vrfs) {
+      this.mplsReceive(payload);
     } else if (this.apps.some((a) => a.receive(header.src, header.dst, header.protocol, payload, nowUs, bytes))) {
       // taken by an application (TCP, IKE, …)
     } else if (header.protocol === IP_PROTO_UDP) {
@@ -282,10 +449,14 @@ export class IpNode implements SimNode, NodeContext {
         const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
         if (dv.getUint32(0) === FLOW_MAGIC) {
           const index = dv.getUint32(4);
-          const r = this.received.get(index) ?? { received: 0, bytes: 0 };
+          let r = this.received.get(index);
+          if (!r) this.received.set(index, (r = { received: 0, bytes: 0, hist: new LatencyHistogram() }));
           r.received++;
           r.bytes += p.length;
-          this.received.set(index, r);
+          if (p.length >= FLOW_TIMESTAMP_MIN_BYTES) {
+            const sentUs = dv.getFloat64(12);
+            if (Number.isFinite(sentUs) && sentUs >= 0 && sentUs <= nowUs) r.hist.record(nowUs - sentUs);
+          }
         }
       }
     }
@@ -306,6 +477,7 @@ export class IpNode implements SimNode, NodeContext {
     s.rttMinUs = s.rttMinUs === undefined ? rtt : Math.min(s.rttMinUs, rtt);
     s.rttMaxUs = s.rttMaxUs === undefined ? rtt : Math.max(s.rttMaxUs, rtt);
     s.rttAvgUs = Math.round(f.rttSumUs / s.received);
+    f.hist.record(rtt);
     this.log('ping', `${icmpLen} bytes from ${formatIpv4(header.src)}: icmp_seq=${sequence} ttl=${header.ttl} time=${(rtt / 1000).toFixed(3)} ms`);
   }
 
@@ -320,6 +492,7 @@ export class IpNode implements SimNode, NodeContext {
           const data = new Uint8Array(c.sizeBytes);
           for (let i = 0; i < data.length; i++) data[i] = (i + 0x10) & 0xff;
           f.sentAtUs.set(seq, nowUs);
+          if (!this.lookup(c.to)) this.flowDrop(f, 'noRouteAtSource');
           this.sendIp(c.to, IP_PROTO_ICMP, encodeIcmp({ type: 'echo-request', identifier: PING_ID_BASE + c.index, sequence: seq & 0xffff, data }));
           f.nextUs = seq + 1 < c.count ? c.startUs + (seq + 1) * c.intervalUs : undefined;
         } else {
@@ -328,9 +501,13 @@ export class IpNode implements SimNode, NodeContext {
           dv.setUint32(0, FLOW_MAGIC);
           dv.setUint32(4, c.index);
           dv.setUint32(8, seq >>> 0);
+          if (payload.length >= FLOW_TIMESTAMP_MIN_BYTES) dv.setFloat64(12, nowUs);
           const src = this.sourceFor(c.to);
           if (src !== undefined) this.sendIp(c.to, IP_PROTO_UDP, encodeUdp({ srcPort: c.srcPort, dstPort: c.dstPort, payload }, src, c.to), src);
-          else this.counters.dropNoRoute++;
+          else {
+            this.counters.dropNoRoute++;
+            this.flowDrop(f, 'noRouteAtSource');
+          }
           const bitsPerPacket = payload.length * 8;
           const next = c.startUs + Math.round(((seq + 1) * bitsPerPacket * 1_000_000) / c.rateBps);
           f.nextUs = next < c.startUs + c.durationUs ? next : undefined;
@@ -338,6 +515,32 @@ export class IpNode implements SimNode, NodeContext {
         f.stats.sent++;
       }
     }
+  }
+
+  private flowDrop(f: FlowState, reason: FlowDropReason): void {
+    const d = (f.stats.drops ??= {});
+    d[reason] = (d[reason] ?? 0) + 1;
+  }
+
+  /** An ICMP error quoting one of this node's flow packets: count it against the flow. */
+  private flowIcmpError(reason: FlowDropReason, quote: Uint8Array): void {
+    if (quote.length < 28 || quote[0]! >> 4 !== 4) return;
+    const ihl = (quote[0]! & 0x0f) * 4;
+    if (quote.length < ihl + 8) return;
+    const dv = new DataView(quote.buffer, quote.byteOffset, quote.byteLength);
+    const proto = quote[9]!;
+    const dst = dv.getUint32(16);
+    let flow: FlowState | undefined;
+    if (proto === IP_PROTO_ICMP && quote[ihl] === 8) {
+      const g = this.flowByIndex.get(dv.getUint16(ihl + 4) - PING_ID_BASE);
+      if (g?.cfg.kind === 'ping' && g.cfg.to === dst) flow = g;
+    }
+    else if (proto === IP_PROTO_UDP) {
+      const sp = dv.getUint16(ihl);
+      const dp = dv.getUint16(ihl + 2);
+      flow = this.flows.find((x) => x.cfg.kind === 'udp' && x.cfg.to === dst && x.cfg.srcPort === sp && x.cfg.dstPort === dp);
+    }
+    if (flow) this.flowDrop(flow, reason);
   }
 
   /** The address of the interface a packet to `dst` leaves by. */
@@ -396,4 +599,8 @@ export class IpNode implements SimNode, NodeContext {
   log(topic: string, text: string): void {
     this.out.push({ kind: 'log', topic, text });
   }
+}
+
+function routeKey(prefix: number, len: number): string {
+  return `${(prefix & ipv4Mask(len)) >>> 0}/${len}`;
 }

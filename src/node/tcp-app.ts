@@ -4,6 +4,7 @@
 
 import type { Rng } from '../lib/rng.ts';
 import { IP_PROTO_TCP } from '../proto/ip/index.ts';
+import type { TcpAuthConfig } from '../proto/ip/tcp-auth.ts';
 import { TcpStack, type TcpCloseReason, type TcpConnectRequest, type TcpConnId, type TcpStackConfig, type TcpTuple } from '../proto/ip/tcp.ts';
 import type { NodeApp, NodeContext } from './types.ts';
 
@@ -29,6 +30,14 @@ export class TcpApp implements NodeApp {
     config: Partial<TcpStackConfig> = {},
   ) {
     this.stack = new TcpStack({ rng, config });
+  }
+
+  /**
+   * Protects every connection between `localAddr` and `remoteAddr` with TCP MD5 or TCP-AO (both
+   * directions, listeners included); `undefined` removes the key. Set it before connecting.
+   */
+  setAuth(localAddr: number, remoteAddr: number, config: TcpAuthConfig | undefined): void {
+    this.stack.setAuth(localAddr, remoteAddr, config);
   }
 
   listen(port: number, user: StreamUser, nowUs: number): void {

@@ -4,6 +4,7 @@
 import type { NodeCore } from '../lib/sans-io.ts';
 import type { EspEngine } from '../dataplane/esp.ts';
 import type { LpmEngine } from '../dataplane/lpm.ts';
+import type { LatencySummary } from './latency-histogram.ts';
 
 /** The fast paths a node uses, chosen at start-up (WASM engines or the TypeScript reference). */
 export interface NodeDataplane {
@@ -80,7 +81,17 @@ export interface FlowStats {
   rttMinUs?: number;
   rttAvgUs?: number;
   rttMaxUs?: number;
+  /** ping: every round-trip time, in a bounded log-scale histogram (latency-histogram.ts). */
+  latency?: LatencySummary;
+  /**
+   * Packets of this flow known to be dropped, by reason: `noRouteAtSource` (the source had no route),
+   * `unreachable` / `ttlExceeded` (an ICMP destination unreachable / time exceeded came back quoting
+   * one of the flow's packets). Losses nobody reported are not here.
+   */
+  drops?: Partial<Record<FlowDropReason, number>>;
 }
+
+export type FlowDropReason = 'noRouteAtSource' | 'unreachable' | 'ttlExceeded';
 
 export interface InterfaceSnapshot {
   ifIndex: number;
@@ -101,7 +112,7 @@ export interface NodeSnapshot {
   /** Flows this node sources (sent, and ping replies). */
   flowsSent: FlowStats[];
   /** UDP datagrams this node received, per flow index. */
-  flowsReceived: { index: number; received: number; bytes: number }[];
+  flowsReceived: { index: number; received: number; bytes: number; latency?: LatencySummary }[];
   routes: number;
   /** Per hosted application (by name), its own inspection data. */
   apps: Record<string, Record<string, unknown>>;

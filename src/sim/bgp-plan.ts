@@ -8,6 +8,7 @@ import type { BgpNeighborConfig, BgpSpeakerConfig } from '../node/bgp-app.ts';
 import type { OriginatedRoute } from '../node/bgp-rib.ts';
 import { ORIGIN_IGP, parseRouteDistinguisher, parseRouteTarget, securityGatewayIdentity, type Family } from '../proto/bgp/index.ts';
 import type { BgpRouterConfig, PeerConfig } from '../proto/bgp/router.ts';
+import type { TcpAuthConfig } from '../proto/ip/tcp-auth.ts';
 import type { Topology, TopoNode } from './topology/types.ts';
 
 export interface BgpPlan {
@@ -26,6 +27,19 @@ export function bgpAddress(topology: Topology, node: TopoNode): number | undefin
     if (l.b.nodeIndex === node.index) return l.b.addr;
   }
   return undefined;
+}
+
+/**
+ * The TCP MD5 / TCP-AO key of a CE–PE session, for the CE's end (`ceSide`) or the PE's, from the
+ * CE's `peAuth`. TCP-AO MKTs mirror each other (RFC 5925 §3.1): the CE sends `keyId` and accepts
+ * `peKeyId`, the PE the other way round.
+ */
+function cePeAuth(ce: TopoNode, ceSide: boolean): TcpAuthConfig | undefined {
+  const a = ce.peAuth;
+  if (!a) return undefined;
+  const key = new TextEncoder().encode(ceSide ? a.key : a.peKey);
+  if (a.kind === 'tcp-md5') return { kind: 'md5', key };
+  return { kind: 'ao', keyId: ceSide ? a.keyId : a.peKeyId, rnextKeyId: ceSide ? a.peKeyId : a.keyId, algorithm: a.algorithm, masterKey: key };
 }
 
 /** The BGP plan of one node, or undefined when it speaks no BGP in this mode. */
@@ -59,7 +73,8 @@ export function bgpPlan(topology: Topology, nodeIndex: number): BgpPlan | undefi
       if (pair !== 'ce-pe' && pair !== 'pe-ce') continue;
       const vrf = node.role === 'pe' ? node.vrfs.find((v) => v.attachments.includes(other.id))?.name : undefined;
       if (node.role === 'pe' && vrf === undefined) continue; // a CE in no VRF gets no session
-      add({ name: other.id, peerAddr: theirs.addr, localAddr: mine.addr, peerAs: other.asn, families: ['ipv4-unicast'] }, vrf ? { vrf } : {});
+      const tcpAuth = cePeAuth(node.role === 'ce' ? node : other, node.role === 'ce');
+      add({ name: other.id, peerAddr: theirs.addr, localAddr: mine.addr, peerAs: other.asn, families: ['ipv4-unicast'], ...(tcpAuth ? { tcpAuth } : {}) }, vrf ? { vrf } : {});
     }
   }
 

@@ -1,6 +1,16 @@
-// Turns the resolved topology into each node's plain configuration: interfaces, and, until BGP
-// exists, forwarding tables from shortest paths (hop count, ties to the lower node index) over the
-// links that are up at load time. Pure and deterministic: every worker computes the same tables.
+// Turns the resolved topology into each node's plain configuration: interfaces, and the underlay
+// forwarding tables from shortest paths (hop count, ties to the lower node index) over the links
+// that are up at load time; wires BGP into the forwarding tables where the plans say so. Pure and
+// deterministic: every worker computes the same tables.
+//
+// The underlay (the provider's IGP, and what a CE and a host are configured with): when the topology
+// has VRFs, the provider routes only its own infrastructure (the loopbacks of PE, P and S/R nodes,
+// the links between them) and the CE–PE access subnets (provider-assigned, globally routed: the
+// protected modes send ESP between CE access addresses and members reach the S/R through them).
+// Customer LANs are then known only to BGP: the CEs learn them from their PE, the PEs keep them in
+// VRFs (RFC 4364). Hosts get their connected subnet and a default route to their gateway. Without
+// VRFs (or in `group` mode until its data plane routes the members' LANs) every subnet and loopback
+// is in every node's table, as before.
 
 import { ipv4Mask } from '../lib/addr.ts';
 import { rngFor, nodeStream, RNG_STREAM } from '../lib/rng.ts';
@@ -11,6 +21,8 @@ import { meshTunnels } from './mesh-plan.ts';
 import { BgpApp } from '../node/bgp-app.ts';
 import { RouterProcessor } from '../node/bgp-rib.ts';
 import { IpNode } from '../node/ip-node.ts';
+import { installBgpRoutes } from '../node/bgp-fib.ts';
+import { VrfTables, vrfInspector, type VrfBinding } from '../node/vrf-forwarding.ts';
 import { TcpApp } from '../node/tcp-app.ts';
 import { bgpPlan } from './bgp-plan.ts';
 import { addGroupApps, groupPlan } from './group-plan.ts';
@@ -18,7 +30,10 @@ import type { FlowConfig, InterfaceConfig, NodeConfig, NodeDataplane, RouteConfi
 
 /** The TypeScript reference engines: the default, and the fallback when WASM is not loaded. */
 export const REFERENCE_DATAPLANE: NodeDataplane = { lpm: tsLpm, newEsp: () => new TsEspEngine() };
-import type { Topology } from './topology/types.ts';
+import type { Topology, TopoLink } from './topology/types.ts';
+
+/** Provider roles: their loopbacks and the links among them are the provider's infrastructure. */
+const PROVIDER_ROLES: ReadonlySet<string> = new Set(['pe', 'p', 'sr']);
 
 interface Hop {
   /** Interface of the source node the path leaves by. */
@@ -57,10 +72,10 @@ function firstHops(topology: Topology, src: number, adj: { node: number; ifIndex
   return first;
 }
 
-function adjacency(topology: Topology): { node: number; ifIndex: number; peerAddr: number }[][] {
+function adjacency(topology: Topology, use: (l: TopoLink) => boolean = () => true): { node: number; ifIndex: number; peerAddr: number }[][] {
   const adj = topology.nodes.map(() => [] as { node: number; ifIndex: number; peerAddr: number }[]);
   for (const l of topology.links) {
-    if (!l.up) continue;
+    if (!l.up || !use(l)) continue;
     adj[l.a.nodeIndex]!.push({ node: l.b.nodeIndex, ifIndex: l.a.ifIndex, peerAddr: l.b.addr });
     adj[l.b.nodeIndex]!.push({ node: l.a.nodeIndex, ifIndex: l.b.ifIndex, peerAddr: l.a.addr });
   }
@@ -68,9 +83,67 @@ function adjacency(topology: Topology): { node: number; ifIndex: number; peerAdd
   return adj;
 }
 
-/** Shortest-path forwarding table of one node: every link subnet and every loopback. */
-export function shortestPathRoutes(topology: Topology, nodeIndex: number): RouteConfig[] {
-  const first = firstHops(topology, nodeIndex, adjacency(topology));
+/**
+ * True when every subnet and loopback is routed by the underlay: no PE has a VRF, or the mode is
+ * `group` (no CE–PE BGP there; the group data plane does not route the members' LANs yet).
+ */
+export function customerLansInUnderlay(topology: Topology): boolean {
+  return topology.mode === 'group' || !topology.nodes.some((n) => n.role === 'pe' && n.vrfs.length > 0);
+}
+
+const isProvider = (topology: Topology, nodeIndex: number): boolean => PROVIDER_ROLES.has(topology.nodes[nodeIndex]!.role);
+
+/** A provider–provider link, or a CE–PE (any provider node) access link: routed by the provider. */
+function isProviderRouted(topology: Topology, l: TopoLink): boolean {
+  const a = isProvider(topology, l.a.nodeIndex);
+  const b = isProvider(topology, l.b.nodeIndex);
+  if (a && b) return true;
+  const other = a ? l.b.nodeIndex : b ? l.a.nodeIndex : undefined;
+  return other !== undefined && topology.nodes[other]!.role === 'ce';
+}
+
+/** The underlay forwarding table of one node (see the header). */
+export function underlayRoutes(topology: Topology, nodeIndex: number): RouteConfig[] {
+  if (customerLansInUnderlay(topology)) return shortestPathRoutes(topology, nodeIndex);
+  const node = topology.nodes[nodeIndex]!;
+  if (node.role === 'host') return hostRoutes(topology, nodeIndex);
+  return shortestPathRoutes(topology, nodeIndex, {
+    // Paths run over the provider's links (a CE is never a transit for the provider), plus the
+    // node's own links (a CE reaches the backbone through its PE).
+    link: (l) => (isProvider(topology, l.a.nodeIndex) && isProvider(topology, l.b.nodeIndex)) || l.a.nodeIndex === nodeIndex || l.b.nodeIndex === nodeIndex,
+    subnet: (l) => isProviderRouted(topology, l),
+    loopback: (n) => isProvider(topology, n),
+  });
+}
+
+/** A host: its connected subnets and a default route to the neighbour on its first interface. */
+function hostRoutes(topology: Topology, nodeIndex: number): RouteConfig[] {
+  const routes: RouteConfig[] = [];
+  let gateway: RouteConfig | undefined;
+  for (const l of topology.links) {
+    for (const [mine, theirs] of [
+      [l.a, l.b],
+      [l.b, l.a],
+    ] as const) {
+      if (mine.nodeIndex !== nodeIndex) continue;
+      routes.push({ prefix: (mine.addr & ipv4Mask(mine.len)) >>> 0, len: mine.len, ifIndex: mine.ifIndex, nextHop: 0 });
+      if (l.up && (gateway === undefined || mine.ifIndex < gateway.ifIndex)) gateway = { prefix: 0, len: 0, ifIndex: mine.ifIndex, nextHop: theirs.addr };
+    }
+  }
+  if (gateway) routes.push(gateway);
+  return routes;
+}
+
+/** What a shortest-path table covers: links paths may use, link subnets and loopbacks to route. */
+export interface UnderlayScope {
+  link: (l: TopoLink) => boolean;
+  subnet: (l: TopoLink) => boolean;
+  loopback: (nodeIndex: number) => boolean;
+}
+
+/** Shortest-path forwarding table of one node: every link subnet and every loopback in `scope`. */
+export function shortestPathRoutes(topology: Topology, nodeIndex: number, scope?: UnderlayScope): RouteConfig[] {
+  const first = firstHops(topology, nodeIndex, adjacency(topology, scope?.link));
   const routes = new Map<string, RouteConfig>();
   const add = (prefix: number, len: number, hop: Hop | undefined, connectedIf?: number) => {
     const net = (prefix & ipv4Mask(len)) >>> 0;
@@ -87,13 +160,14 @@ export function shortestPathRoutes(topology: Topology, nodeIndex: number): Route
   const order = topology.links.map((l) => l.index);
   for (const i of order) {
     const l = topology.links[i]!;
+    if (scope && !scope.subnet(l)) continue;
     // Towards whichever end of the subnet the search reached first (lower index on a tie).
     const ends = [l.a.nodeIndex, l.b.nodeIndex].filter((n) => first[n] !== undefined).sort((x, y) => x - y);
     const end = ends[0];
     if (end !== undefined) add(l.a.addr, l.a.len, first[end]);
   }
   for (const n of topology.nodes) {
-    if (n.loopback !== undefined && n.index !== nodeIndex) add(n.loopback, 32, first[n.index]);
+    if (n.loopback !== undefined && n.index !== nodeIndex && (!scope || scope.loopback(n.index))) add(n.loopback, 32, first[n.index]);
   }
   return [...routes.values()];
 }
@@ -101,7 +175,7 @@ export function shortestPathRoutes(topology: Topology, nodeIndex: number): Route
 export function nodeConfig(topology: Topology, nodeIndex: number): NodeConfig {
   const n = topology.nodes[nodeIndex]!;
   const flows: FlowConfig[] = topology.traffic.filter((t) => t.from === n.id).map(({ from: _from, toLabel: _label, ...flow }) => flow);
-  const cfg: NodeConfig = { index: n.index, id: n.id, role: n.role, interfaces: interfacesOf(topology, nodeIndex), routes: shortestPathRoutes(topology, nodeIndex), flows, seed: topology.seed };
+  const cfg: NodeConfig = { index: n.index, id: n.id, role: n.role, interfaces: interfacesOf(topology, nodeIndex), routes: underlayRoutes(topology, nodeIndex), flows, seed: topology.seed };
   if (n.loopback !== undefined) cfg.loopback = n.loopback;
   return cfg;
 }
@@ -122,7 +196,33 @@ export function createSimNode(topology: Topology, nodeIndex: number, dataplane: 
   if (plan) {
     const tcp = new TcpApp(node, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_TCP)));
     node.addApp(tcp);
-    node.addApp(new BgpApp(node, tcp, plan.speaker, new RouterProcessor(plan.router, plan.originated), rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_BGP))));
+    const processor = new RouterProcessor(plan.router, plan.originated);
+    // BGP into the forwarding tables (the global table of a CE, a PE's VRFs), unless the underlay
+    // already routes every customer prefix.
+    if (!customerLansInUnderlay(topology)) {
+      const vrfs = vrfBindings(topology, nodeIndex, processor);
+      let tables: VrfTables | undefined;
+      if (vrfs.length > 0) {
+        tables = new VrfTables(vrfs, dataplane.lpm);
+        node.useVrfs(tables);
+        node.addApp(vrfInspector(tables));
+      }
+      installBgpRoutes(node, processor, tables);
+    }
+    node.addApp(new BgpApp(node, tcp, plan.speaker, processor, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_BGP))));
   }
   return node;
+}
+
+/** A PE's VRFs as its forwarding needs them: the label BGP allocated to each, its attached interfaces. */
+function vrfBindings(topology: Topology, nodeIndex: number, processor: RouterProcessor): VrfBinding[] {
+  const node = topology.nodes[nodeIndex]!;
+  if (node.role !== 'pe') return [];
+  const ifs = interfacesOf(topology, nodeIndex);
+  const labels = new Map(processor.router.vrfs().map((v) => [v.name, v.label]));
+  return node.vrfs.flatMap((v) => {
+    const label = labels.get(v.name);
+    if (label === undefined) return [];
+    return [{ name: v.name, label, ifIndexes: ifs.filter((i) => i !== undefined && v.attachments.includes(i.peer)).map((i) => i.ifIndex) }];
+  });
 }

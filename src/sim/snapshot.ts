@@ -1,7 +1,12 @@
 // The state of a run that the layers above read: per node, per link, per flow. Plain data, built
 // by merging what each partition owns, so both runtimes produce equal snapshots.
 
-import type { NodeSnapshot } from '../node/types.ts';
+import type { FlowDropReason, NodeSnapshot } from '../node/types.ts';
+import { latencyPercentileUs, mergeLatency, type LatencySummary } from '../node/latency-histogram.ts';
+import type { BackboneTapResult, ControlProtocol, PacketsBytes, TapCounts } from './backbone-tap.ts';
+import { CONTROL_PROTOCOLS } from './backbone-tap.ts';
+import { configItems, type ConfigItems } from './config-items.ts';
+import { bgpSessions, ribSizes, saCounts, spdEntries, type ConvergenceCheck, type SaCounts } from './convergence.ts';
 import type { LinkDirCounters } from './link.ts';
 import type { Topology } from './topology/types.ts';
 
@@ -27,6 +32,10 @@ export interface FlowReport {
   rttMinUs?: number;
   rttAvgUs?: number;
   rttMaxUs?: number;
+  /** ping: round-trip times; udp: one-way latency measured at the receivers. Bounded histogram. */
+  latency?: LatencySummary;
+  /** Packets known dropped, by reason (see FlowStats.drops). */
+  drops?: Partial<Record<FlowDropReason, number>>;
 }
 
 export interface LabSnapshot {
@@ -76,21 +85,117 @@ export function buildSnapshot(
     if (sent?.rttMinUs !== undefined) r.rttMinUs = sent.rttMinUs;
     if (sent?.rttAvgUs !== undefined) r.rttAvgUs = sent.rttAvgUs;
     if (sent?.rttMaxUs !== undefined) r.rttMaxUs = sent.rttMaxUs;
+    const latency = t.kind === 'ping' ? sent?.latency : mergeLatency(nodes.map((n) => n.flowsReceived.find((f) => f.index === t.index)?.latency));
+    if (latency) r.latency = latency;
+    if (sent?.drops) r.drops = { ...sent.drops };
     return r;
   });
   return { nowUs, eventsProcessed, nodes, links, flows };
 }
 
-/** The JSON report the CLI writes: per node counters, per link frames and bytes, per flow results. */
-export function buildReport(topology: Topology, snap: LabSnapshot, runtime: string) {
+/** Version of the report shape (public/report.schema.json); bumped when a field changes meaning. */
+export const REPORT_SCHEMA_VERSION = 1;
+
+export interface LatencyVerdict {
+  /** `rtt` for ping (echo round trip), `one-way` for UDP (send time carried in the payload). */
+  kind: 'rtt' | 'one-way';
+  samples: number;
+  p50Us: number;
+  p90Us: number;
+  p99Us: number;
+  maxUs: number;
+}
+
+export interface FlowVerdict extends FlowReport {
+  /** Packets that reached the destination (ping: replies back at the source). */
+  delivered: number;
+  /** Packets known dropped, by reason; `unaccounted` is lost minus the known ones. */
+  dropped: Partial<Record<FlowDropReason | 'unaccounted', number>>;
+  latencyPercentiles: LatencyVerdict | null;
+  /** Backbone tap: the flow's packets seen in clear on provider links; protected = delivered and none in clear. */
+  backbone: { clearPackets: number; protected: boolean } | null;
+}
+
+export interface NodeSummary {
+  bgpSessions: { name: string; peer?: string; state: string }[];
+  ribSizes: Record<string, number>;
+  spdEntries: number;
+  sas: SaCounts;
+  configItems: ConfigItems;
+  /** Control packets this node originated, seen by the backbone tap (null without captures). */
+  control: Record<ControlProtocol, PacketsBytes> | null;
+}
+
+export interface ConvergenceReport {
+  /** Virtual time from which every sample met the mode's condition; null when it never settled. */
+  convergedAtUs: number | null;
+  sampleIntervalUs: number;
+  samples: number;
+  /** The condition at the last sample. */
+  last: ConvergenceCheck | null;
+}
+
+export interface ReportExtras {
+  tap?: BackboneTapResult;
+  /** `summary` leaves out each node's app snapshots and interfaces (big runs); default `full`. */
+  detail?: 'full' | 'summary';
+  convergence?: ConvergenceReport;
+}
+
+function flowVerdict(f: FlowReport, tap: BackboneTapResult | undefined): FlowVerdict {
+  const dropped: FlowVerdict['dropped'] = { ...(f.drops ?? {}) };
+  const known = Object.values(f.drops ?? {}).reduce((s, v) => s + (v ?? 0), 0);
+  if (f.lost > known) dropped.unaccounted = f.lost - known;
+  const l = f.latency;
+  const latencyPercentiles: LatencyVerdict | null = l
+    ? { kind: f.kind === 'ping' ? 'rtt' : 'one-way', samples: l.count, p50Us: latencyPercentileUs(l, 0.5), p90Us: latencyPercentileUs(l, 0.9), p99Us: latencyPercentileUs(l, 0.99), maxUs: l.maxUs }
+    : null;
+  const clearPackets = tap?.flowClearPackets[f.index] ?? 0;
+  return { ...f, delivered: f.received, dropped, latencyPercentiles, backbone: tap ? { clearPackets, protected: f.received > 0 && clearPackets === 0 } : null };
+}
+
+const sumControl = (parts: Record<ControlProtocol, PacketsBytes>[]): Record<ControlProtocol, PacketsBytes> => {
+  const out = Object.fromEntries(CONTROL_PROTOCOLS.map((p) => [p, { packets: 0, bytes: 0 }])) as Record<ControlProtocol, PacketsBytes>;
+  for (const c of parts) for (const p of CONTROL_PROTOCOLS) {
+    out[p].packets += c[p].packets;
+    out[p].bytes += c[p].bytes;
+  }
+  return out;
+};
+
+/**
+ * The JSON report the CLI writes (public/report.schema.json, docs/report.md): per node counters, app
+ * snapshots and a summary (sessions, RIBs, SPD, SAs, config items, control traffic), per link frames
+ * and bytes, per flow verdicts, the backbone tap, convergence and network-wide totals.
+ */
+export function buildReport(topology: Topology, snap: LabSnapshot, runtime: string, extras: ReportExtras = {}) {
+  const { tap, convergence } = extras;
+  const config = configItems(topology);
+  const summaries: NodeSummary[] = snap.nodes.map((n, i) => ({
+    bgpSessions: bgpSessions(n).map(({ name, peer, state }) => ({ name, ...(peer !== undefined ? { peer } : {}), state })),
+    ribSizes: ribSizes(n),
+    spdEntries: spdEntries(n),
+    sas: saCounts(n),
+    configItems: config[i]!,
+    control: tap ? (tap.controlByNode[n.id] ?? sumControl([])) : null,
+  }));
+  const sites = topology.nodes.filter((n) => n.role === 'ce' && n.trustedSubnets.length > 0).map((n) => n.index);
+  const avg = (f: (i: number) => number) => (sites.length ? sites.reduce((s, i) => s + f(i), 0) / sites.length : 0);
+  const sum = (f: (s: NodeSummary) => number) => summaries.reduce((s, x) => s + f(x), 0);
+  const sessions = summaries.flatMap((s) => s.bgpSessions);
+  const ribOf = (s: NodeSummary) => Object.entries(s.ribSizes).filter(([k]) => !k.includes('.adjRibIn')).reduce((a, [, v]) => a + v, 0);
+  const tapTotal: TapCounts | null = tap ? tap.total : null;
   return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
     topology: topology.name,
     mode: topology.mode,
     seed: topology.seed,
     runtime,
     virtualTimeUs: snap.nowUs,
     eventsProcessed: snap.eventsProcessed,
-    nodes: Object.fromEntries(snap.nodes.map((n) => [n.id, { role: n.role, counters: n.counters, interfaces: n.interfaces, ...n.apps }])),
+    nodes: Object.fromEntries(
+      snap.nodes.map((n, i) => [n.id, extras.detail === 'summary' ? { role: n.role, counters: n.counters, summary: summaries[i]! } : { role: n.role, counters: n.counters, interfaces: n.interfaces, ...n.apps, summary: summaries[i]! }]),
+    ),
     links: Object.fromEntries(
       snap.links.map((l) => [
         l.id,
@@ -105,6 +210,28 @@ export function buildReport(topology: Topology, snap: LabSnapshot, runtime: stri
         },
       ]),
     ),
-    flows: snap.flows,
+    flows: snap.flows.map((f) => flowVerdict(f, tap)),
+    backbone: tap ? { links: tap.links, total: tap.total } : null,
+    convergence: convergence ?? null,
+    totals: {
+      sites: sites.length,
+      bgpSessions: { established: sessions.filter((s) => s.state === 'Established').length, total: sessions.length },
+      sas: { installed: sum((s) => s.sas.installed), pairwise: sum((s) => s.sas.pairwise), group: sum((s) => s.sas.group) },
+      spdEntries: sum((s) => s.spdEntries),
+      ribEntries: sum(ribOf),
+      configItems: { routing: sum((s) => s.configItems.routing), security: sum((s) => s.configItems.security), total: sum((s) => s.configItems.total) },
+      control: tapTotal ? tapTotal.control : null,
+      perSite: {
+        sas: avg((i) => summaries[i]!.sas.installed),
+        spdEntries: avg((i) => summaries[i]!.spdEntries),
+        ribEntries: avg((i) => ribOf(summaries[i]!)),
+        configItems: avg((i) => summaries[i]!.configItems.total),
+        securityConfigItems: avg((i) => summaries[i]!.configItems.security),
+      },
+      clearPayloadBytes: tapTotal ? tapTotal.clearPayloadBytes : null,
+      espBytes: tapTotal ? tapTotal.espBytes : null,
+    },
   };
 }
+
+export type Report = ReturnType<typeof buildReport>;

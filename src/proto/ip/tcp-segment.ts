@@ -101,7 +101,8 @@ export interface TcpSegment {
 
 const isUint = (v: number, bits: number): boolean => Number.isInteger(v) && v >= 0 && v < 2 ** bits;
 
-function optionLen(o: TcpOption): number {
+/** Bytes one option takes on the wire (before the header's padding). */
+export function tcpOptionLen(o: TcpOption): number {
   switch (o.kind) {
     case 'eol':
       return 1 + o.padding.length;
@@ -117,7 +118,7 @@ function optionLen(o: TcpOption): number {
 /** Bytes the options take on the wire, padded to a 32-bit boundary (RFC 9293 §3.1 "Padding"). */
 export function tcpOptionsLen(options: readonly TcpOption[]): number {
   let n = 0;
-  for (const o of options) n += optionLen(o);
+  for (const o of options) n += tcpOptionLen(o);
   return (n + 3) & ~3;
 }
 
@@ -215,13 +216,26 @@ export function encodeTcpSegment(seg: TcpSegment, srcAddr: number, dstAddr: numb
         out.set(opt.data, o + 2);
         break;
     }
-    o += optionLen(opt);
+    o += tcpOptionLen(opt);
   });
   // Bytes up to headerLen stay zero: RFC 9293 §3.1 padding.
   out.set(seg.payload, headerLen);
   // RFC 9293 §3.1 "Checksum": over the pseudo-header, header (checksum field zero) and data.
   dv.setUint16(TCP_OFFSET_CHECKSUM, internetChecksum(out, ipv4PseudoHeaderSum(srcAddr, dstAddr, IP_PROTO_TCP, length)));
   return out;
+}
+
+/**
+ * Recomputes the checksum of an encoded segment in place (RFC 9293 §3.1), after a field covered by
+ * it changed (the MAC of an authentication option is written after encoding).
+ */
+export function tcpRewriteChecksum(bytes: Uint8Array, srcAddr: number, dstAddr: number): void {
+  assert(bytes.length >= TCP_HEADER_LEN && bytes.length <= TCP_MAX_SEGMENT_LEN, `tcpRewriteChecksum: ${bytes.length} bytes`);
+  bytes[TCP_OFFSET_CHECKSUM] = 0;
+  bytes[TCP_OFFSET_CHECKSUM + 1] = 0;
+  const sum = internetChecksum(bytes, ipv4PseudoHeaderSum(srcAddr, dstAddr, IP_PROTO_TCP, bytes.length));
+  bytes[TCP_OFFSET_CHECKSUM] = sum >> 8;
+  bytes[TCP_OFFSET_CHECKSUM + 1] = sum & 0xff;
 }
 
 function decodeOptions(area: Uint8Array): Result<TcpOption[], DecodeError> {

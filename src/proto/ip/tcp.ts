@@ -17,6 +17,8 @@ import type { Result } from '../../lib/errors.ts';
 import { assert, err, ok } from '../../lib/errors.ts';
 import { formatIpv4 } from '../../lib/addr.ts';
 import { ByteRing, ReassemblyQueue } from './tcp-buffers.ts';
+import { findTcpAuthOptions } from './tcp-auth-option.ts';
+import { type TcpAuthConfig, type TcpAuthFailure, type TcpAuthIsns, TcpAuthSession, checkTcpAuthConfig, tcpAuthSign, tcpAuthVerify } from './tcp-auth.ts';
 import {
   TCP_FLAG_ACK,
   TCP_FLAG_FIN,
@@ -216,6 +218,8 @@ export interface TcpConnectionParams {
   /** Initial send sequence number (RFC 9293 §3.4.1): the stack draws it from its Rng. */
   iss: number;
   config?: Partial<TcpConfig>;
+  /** Signs every segment sent and verifies every one received (TCP MD5 or TCP-AO). */
+  auth?: TcpAuthSession;
 }
 
 // --- The connection. ---
@@ -241,6 +245,8 @@ export class TcpConnection implements SansIo<TcpInput, TcpOutput>, TcpConnection
   };
   /** True for connections spawned by a listener (passive OPEN). */
   readonly passive: boolean;
+  /** The connection's TCP MD5 / TCP-AO signer and verifier, when its peer has a key. */
+  readonly auth: TcpAuthSession | undefined;
 
   private stateNow: TcpState = TCP_STATE.CLOSED;
   private reason: TcpCloseReason | undefined;
@@ -305,6 +311,7 @@ export class TcpConnection implements SansIo<TcpInput, TcpOutput>, TcpConnection
     this.tuple = { ...p.tuple };
     this.id = tcpConnId(p.tuple);
     this.passive = passive;
+    this.auth = p.auth;
     this.nowUs = nowUs;
     this.iss = p.iss;
     this.sndUna = p.iss;
@@ -315,7 +322,7 @@ export class TcpConnection implements SansIo<TcpInput, TcpOutput>, TcpConnection
     this.sndBuf = new ByteRing(config.sndBufBytes);
     this.ooo = new ReassemblyQueue(config.oooSegmentsMax);
     this.rto = config.rtoInitialUs;
-    this.sendMss = Math.min(config.mssBytes, TCP_DEFAULT_SEND_MSS_BYTES);
+    this.sendMss = this.effectiveMss(Math.min(config.mssBytes, TCP_DEFAULT_SEND_MSS_BYTES));
     this.cwnd = INITIAL_WINDOW_SEGMENTS * this.sendMss;
   }
 
@@ -378,7 +385,8 @@ export class TcpConnection implements SansIo<TcpInput, TcpOutput>, TcpConnection
           input.src !== t.remoteAddr ||
           input.dst !== t.localAddr ||
           r.value.srcPort !== t.remotePort ||
-          r.value.dstPort !== t.localPort
+          r.value.dstPort !== t.localPort ||
+          this.verifyAuth(input.bytes, r.value) !== undefined
         ) {
           this.stats.segmentsDiscarded++;
           return;
@@ -398,7 +406,28 @@ export class TcpConnection implements SansIo<TcpInput, TcpOutput>, TcpConnection
     }
   }
 
-  /** A segment the stack already decoded and matched to this connection's 4-tuple. */
+  /**
+   * The ISNs of this connection for a TCP-AO traffic key (RFC 5925 §5.2), from our side: the
+   * peer's ISN is the segment's own sequence number on a SYN, unknown (zero) before SYN-SENT learns it.
+   */
+  authIsns(flags: number, seq?: number): TcpAuthIsns {
+    const remote = seq !== undefined && flags & TCP_FLAG_SYN ? seq : this.stateNow === TCP_STATE.SYN_SENT ? 0 : this.irs;
+    return { local: this.iss, remote };
+  }
+
+  /**
+   * Checks a received segment's MD5 digest or TCP-AO MAC (RFC 2385 §3, RFC 5925 §7.3); undefined
+   * when it verifies or the connection has no key. `bytes` are the segment as received.
+   */
+  verifyAuth(bytes: Uint8Array, seg: TcpSegment): TcpAuthFailure | undefined {
+    const found = findTcpAuthOptions(seg.options);
+    if (!found.ok) return 'bad-mac';
+    const t = this.tuple;
+    if (!this.auth) return found.value.md5 || found.value.ao ? 'unexpected' : undefined;
+    return this.auth.verify(bytes, seg, found.value, t.remoteAddr, t.localAddr, this.authIsns(seg.flags, seg.seq));
+  }
+
+  /** A segment the stack already decoded, matched to this connection's 4-tuple and authenticated. */
   receiveSegment(seg: TcpSegment, nowUs: number): void {
     this.advance(nowUs);
     this.receive(seg);
@@ -550,29 +579,35 @@ export class TcpConnection implements SansIo<TcpInput, TcpOutput>, TcpConnection
   private takePeerMss(seg: TcpSegment): void {
     // RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS, what we can carry); 536 when no option came.
     const peer = tcpMssOption(seg) ?? TCP_DEFAULT_SEND_MSS_BYTES;
-    this.sendMss = Math.max(1, Math.min(this.config.mssBytes, peer));
+    this.sendMss = this.effectiveMss(Math.min(this.config.mssBytes, peer));
     this.cwnd = INITIAL_WINDOW_SEGMENTS * this.sendMss;
+  }
+
+  /**
+   * RFC 9293 §3.7.1: Eff.snd.MSS subtracts the TCP options sent on every segment; an MD5 or TCP-AO
+   * option is on all of them.
+   */
+  private effectiveMss(mss: number): number {
+    return Math.max(1, mss - (this.auth?.optionBytes ?? 0));
   }
 
   private segment(seq: number, flags: number, payload: Uint8Array, options: TcpOption[]): TcpOutput {
     const t = this.tuple;
     const ackFlag = flags & TCP_FLAG_ACK;
-    const bytes = encodeTcpSegment(
-      {
-        srcPort: t.localPort,
-        dstPort: t.remotePort,
-        seq,
-        ack: ackFlag ? this.rcvNxt : 0,
-        flags,
-        reserved: 0,
-        window: flags & TCP_FLAG_RST ? 0 : this.config.rcvWndBytes,
-        urgentPointer: 0,
-        options,
-        payload,
-      },
-      t.localAddr,
-      t.remoteAddr,
-    );
+    const seg: TcpSegment = {
+      srcPort: t.localPort,
+      dstPort: t.remotePort,
+      seq,
+      ack: ackFlag ? this.rcvNxt : 0,
+      flags,
+      reserved: 0,
+      window: flags & TCP_FLAG_RST ? 0 : this.config.rcvWndBytes,
+      urgentPointer: 0,
+      options,
+      payload,
+    };
+    // RFC 2385 §2 / RFC 5925 §7.1: with a key for the peer, every segment carries the option.
+    const bytes = this.auth ? this.auth.sign(seg, t.localAddr, t.remoteAddr, this.authIsns(flags)) : encodeTcpSegment(seg, t.localAddr, t.remoteAddr);
     this.stats.segmentsSent++;
     return { kind: 'segment', bytes, src: t.localAddr, dst: t.remoteAddr };
   }
@@ -1115,7 +1150,32 @@ export interface TcpStackStats {
   synsDropped: number;
   /** RSTs not sent because the control queue was full. */
   controlDropped: number;
+  // Segments silently discarded by TCP MD5 / TCP-AO (RFC 2385 §3, RFC 5925 §7.3), by reason:
+  /** A key is configured for the peer and the segment has no option of its kind. */
+  authMissing: number;
+  /** An MD5 or TCP-AO option nothing configured expects (or both options at once). */
+  authUnexpected: number;
+  /** A TCP-AO KeyID that names no MKT of ours. */
+  authBadKeyId: number;
+  /** A digest or MAC that does not verify. */
+  authBadMac: number;
+  /** TCP-AO on a non-SYN segment for no connection: no ISNs to derive a traffic key from. */
+  authNoState: number;
+  /** RSTs for segments without a connection not sent to a TCP-AO peer: they could not be signed (RFC 5925 §7.7). */
+  authRstsSuppressed: number;
 }
+
+/** The stack counter of each authentication failure. */
+const AUTH_FAILURE_STAT: Record<TcpAuthFailure, keyof TcpStackStats> = {
+  missing: 'authMissing',
+  unexpected: 'authUnexpected',
+  'bad-key-id': 'authBadKeyId',
+  'bad-mac': 'authBadMac',
+  'no-state': 'authNoState',
+};
+
+/** Peers with a key, by (local, remote) address; local 0 means any of ours. A limit, like every table. */
+const AUTH_PEERS_MAX = 4096;
 
 interface Listener {
   addr: number;
@@ -1134,11 +1194,25 @@ interface HeapEntry {
  */
 export class TcpStack implements SansIo<TcpStackInput, TcpStackOutput> {
   readonly config: Readonly<TcpStackConfig>;
-  readonly stats: TcpStackStats = { segmentsIn: 0, segmentsMalformed: 0, segmentsUnmatched: 0, rstsSent: 0, synsDropped: 0, controlDropped: 0 };
+  readonly stats: TcpStackStats = {
+    segmentsIn: 0,
+    segmentsMalformed: 0,
+    segmentsUnmatched: 0,
+    rstsSent: 0,
+    synsDropped: 0,
+    controlDropped: 0,
+    authMissing: 0,
+    authUnexpected: 0,
+    authBadKeyId: 0,
+    authBadMac: 0,
+    authNoState: 0,
+    authRstsSuppressed: 0,
+  };
 
   private readonly rng: Rng;
   private readonly conns = new Map<TcpConnId, TcpConnection>();
   private readonly listeners = new Map<string, Listener>();
+  private readonly authPeers = new Map<string, TcpAuthConfig>();
   /** Connections that may have outputs; drained in insertion order by poll(). */
   private readonly ready = new Set<TcpConnId>();
   /** Connections whose deadline may have changed since the heap last saw them. */
@@ -1191,6 +1265,32 @@ export class TcpStack implements SansIo<TcpStackInput, TcpStackOutput> {
     this.listeners.set(listenerKey(addr, port), { addr, port });
   }
 
+  /**
+   * Sets (or with `undefined` clears) the TCP MD5 / TCP-AO key for segments between `localAddr`
+   * (0: any of ours) and `remoteAddr`, like a router's per-neighbour password. Connections opened
+   * afterwards sign and verify with it; every segment from that peer must then carry a valid option.
+   */
+  setAuth(localAddr: number, remoteAddr: number, config: TcpAuthConfig | undefined): void {
+    const key = listenerKey(localAddr, remoteAddr);
+    if (config === undefined) {
+      this.authPeers.delete(key);
+      return;
+    }
+    checkTcpAuthConfig(config);
+    assert(this.authPeers.has(key) || this.authPeers.size < AUTH_PEERS_MAX, `tcp stack: more than ${AUTH_PEERS_MAX} peers with keys`);
+    this.authPeers.set(key, config);
+  }
+
+  /** The key configured for a peer, if any (exact local address first, then any). */
+  authFor(localAddr: number, remoteAddr: number): TcpAuthConfig | undefined {
+    return this.authPeers.get(listenerKey(localAddr, remoteAddr)) ?? this.authPeers.get(listenerKey(0, remoteAddr));
+  }
+
+  private authSession(localAddr: number, remoteAddr: number): { auth: TcpAuthSession } | Record<string, never> {
+    const c = this.authFor(localAddr, remoteAddr);
+    return c ? { auth: new TcpAuthSession(c) } : {};
+  }
+
   /** Stops accepting; connections already spawned carry on. */
   unlisten(port: number, addr = 0): void {
     this.listeners.delete(listenerKey(addr, port));
@@ -1214,7 +1314,7 @@ export class TcpStack implements SansIo<TcpStackInput, TcpStackOutput> {
     const id = tcpConnId(tuple);
     if (this.conns.has(id)) return err('tuple-in-use');
     // RFC 9293 §3.4.1 / RFC 6528: an unpredictable ISN; here from the injected Rng.
-    const conn = TcpConnection.connect({ tuple, iss: req.iss ?? this.rng.nextU32(), config: this.config }, this.nowUs);
+    const conn = TcpConnection.connect({ tuple, iss: req.iss ?? this.rng.nextU32(), config: this.config, ...this.authSession(tuple.localAddr, tuple.remoteAddr) }, this.nowUs);
     this.conns.set(id, conn);
     this.touch(id);
     return ok(id);
@@ -1340,6 +1440,12 @@ export class TcpStack implements SansIo<TcpStackInput, TcpStackOutput> {
     const tuple: TcpTuple = { localAddr: dst, localPort: seg.dstPort, remoteAddr: src, remotePort: seg.srcPort };
     const id = tcpConnId(tuple);
     let conn = this.conns.get(id);
+    const authFailure = this.checkAuth(bytes, seg, src, dst, conn);
+    if (authFailure !== undefined) {
+      // RFC 5925 §7.3 / RFC 2385 §3: discarded silently (no RST, no ACK), only counted.
+      this.stats[AUTH_FAILURE_STAT[authFailure]]++;
+      return;
+    }
     let reuseIss: number | undefined;
     const bareSyn = (seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) === TCP_FLAG_SYN;
     if (conn && bareSyn && conn.canReopenWith(seg) && this.findListener(dst, seg.dstPort)) {
@@ -1364,6 +1470,26 @@ export class TcpStack implements SansIo<TcpStackInput, TcpStackOutput> {
       this.stats.segmentsUnmatched++;
       this.rstForClosed(tuple, seg);
     }
+  }
+
+  /**
+   * Authenticates a decoded segment before it reaches a connection or a listener. A bare SYN is
+   * checked statelessly (its traffic key needs only its own ISN, RFC 5925 §5.2); anything else by
+   * its connection, which knows both ISNs and the receive SNE. MD5 needs no state at all.
+   */
+  private checkAuth(bytes: Uint8Array, seg: TcpSegment, src: number, dst: number, conn: TcpConnection | undefined): TcpAuthFailure | undefined {
+    const config = this.authFor(dst, src);
+    const found = findTcpAuthOptions(seg.options);
+    if (!found.ok) return 'bad-mac';
+    if (!config) {
+      // A segment signed for a peer we hold no key for: "unexpected" (RFC 5925 §7.3 leaves this
+      // configurable, accepting by default; the lab refuses it, as Linux does for TCP MD5).
+      return found.value.md5 || found.value.ao ? 'unexpected' : undefined;
+    }
+    const bareSyn = (seg.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) === TCP_FLAG_SYN;
+    if (!bareSyn && conn && conn.state !== TCP_STATE.CLOSED && conn.auth) return conn.verifyAuth(bytes, seg);
+    if (config.kind === 'ao' && !bareSyn) return found.value.ao ? 'no-state' : found.value.md5 ? 'unexpected' : 'missing';
+    return tcpAuthVerify(config, bytes, seg, found.value, src, dst, { local: 0, remote: seg.seq }, 0);
   }
 
   /** Moves a connection's pending outputs to the control queue and forgets it. */
@@ -1394,7 +1520,7 @@ export class TcpStack implements SansIo<TcpStackInput, TcpStackOutput> {
       this.stats.synsDropped++;
       return;
     }
-    const conn = TcpConnection.accept({ tuple, iss: reuseIss ?? this.rng.nextU32(), config: this.config }, seg, this.nowUs);
+    const conn = TcpConnection.accept({ tuple, iss: reuseIss ?? this.rng.nextU32(), config: this.config, ...this.authSession(tuple.localAddr, tuple.remoteAddr) }, seg, this.nowUs);
     this.conns.set(conn.id, conn);
     this.touch(conn.id);
   }
@@ -1406,24 +1532,28 @@ export class TcpStack implements SansIo<TcpStackInput, TcpStackOutput> {
       this.stats.controlDropped++;
       return;
     }
+    const auth = this.authFor(tuple.localAddr, tuple.remoteAddr);
+    if (auth?.kind === 'ao') {
+      // RFC 5925 §7.7: without a connection there are no ISNs, so no traffic key the peer would accept.
+      this.stats.authRstsSuppressed++;
+      return;
+    }
     const ackFlag = (seg.flags & TCP_FLAG_ACK) !== 0;
-    const bytes = encodeTcpSegment(
-      {
-        srcPort: tuple.localPort,
-        dstPort: tuple.remotePort,
-        // "If the ACK bit is off, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; if on, <SEQ=SEG.ACK><CTL=RST>".
-        seq: ackFlag ? seg.ack : 0,
-        ack: ackFlag ? 0 : seqAdd(seg.seq, tcpSegmentLen(seg)),
-        flags: ackFlag ? TCP_FLAG_RST : TCP_FLAG_RST | TCP_FLAG_ACK,
-        reserved: 0,
-        window: 0,
-        urgentPointer: 0,
-        options: [],
-        payload: new Uint8Array(0),
-      },
-      tuple.localAddr,
-      tuple.remoteAddr,
-    );
+    const rst: TcpSegment = {
+      srcPort: tuple.localPort,
+      dstPort: tuple.remotePort,
+      // "If the ACK bit is off, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; if on, <SEQ=SEG.ACK><CTL=RST>".
+      seq: ackFlag ? seg.ack : 0,
+      ack: ackFlag ? 0 : seqAdd(seg.seq, tcpSegmentLen(seg)),
+      flags: ackFlag ? TCP_FLAG_RST : TCP_FLAG_RST | TCP_FLAG_ACK,
+      reserved: 0,
+      window: 0,
+      urgentPointer: 0,
+      options: [],
+      payload: new Uint8Array(0),
+    };
+    // RFC 2385 §2: the MD5 digest needs only the key, so an RST from no connection is signed too.
+    const bytes = auth ? tcpAuthSign(auth, rst, tuple.localAddr, tuple.remoteAddr, { local: 0, remote: 0 }, 0) : encodeTcpSegment(rst, tuple.localAddr, tuple.remoteAddr);
     this.stats.rstsSent++;
     this.control.push({ kind: 'segment', bytes, src: tuple.localAddr, dst: tuple.remoteAddr });
   }

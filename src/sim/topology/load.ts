@@ -347,12 +347,19 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
   // --- nodes
   const nodeById = new Map<string, Indexed<NodeFile>>();
   const routerIds = new Map<number, Path>();
-  const addrOwners = new Map<number, AddrOwner>();
+  /**
+   * Claims per address, each in its address space: `global` (the provider's and everything not
+   * behind a CE of a VPN) or `vpn ID` (a customer LAN). Two VPNs may reuse an address (RFC 4364 §1);
+   * a VPN address may not reuse a global one, since a CE routes both in one table.
+   */
+  const addrOwners = new Map<number, { space: string; owner: AddrOwner }[]>();
 
-  const claimAddress = (addr: number, owner: AddrOwner, shown: string): void => {
-    const prev = addrOwners.get(addr);
+  const claimAddress = (addr: number, owner: AddrOwner, shown: string, space = 'global'): void => {
+    const claims = addrOwners.get(addr) ?? [];
+    const prev = claims.find((c) => c.space === space || c.space === 'global' || space === 'global')?.owner;
     if (!prev) {
-      addrOwners.set(addr, owner);
+      claims.push({ space, owner });
+      addrOwners.set(addr, claims);
       return;
     }
     // Report on a written address, never on an automatic one.
@@ -375,6 +382,9 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
     nodeById.set(v.id, n);
     if (v.trustedSubnets !== undefined && v.role !== 'ce') {
       errs.add(['nodes', i, 'trustedSubnets'], `expected trustedSubnets only on a ce node, got role ${quote(v.role)}`);
+    }
+    if (v.peAuth !== undefined && v.role !== 'ce') {
+      errs.add(['nodes', i, 'peAuth'], `expected peAuth only on a ce node, got role ${quote(v.role)}`);
     }
     if (v.routeReflector !== undefined && v.role !== 'pe' && v.role !== 'p') {
       errs.add(['nodes', i, 'routeReflector'], `expected routeReflector only on a pe or p node, got role ${quote(v.role)}`);
@@ -411,6 +421,9 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
   };
 
   // --- links
+  /** The VPN a CE is a site of (the first that lists it), for its LAN's address space. */
+  const vpnOfCe = new Map<string, string>();
+  for (const { v } of parts.vpns) for (const site of v.sites) if (!vpnOfCe.has(site)) vpnOfCe.set(site, `vpn ${v.id}`);
   const ifCount = new Map<string, number>();
   const firstAddr = new Map<string, number>();
   const neighbours = new Map<string, Set<string>>();
@@ -443,6 +456,11 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
 
     const na = ref(ea.nodePath, ea.node);
     const nb = ref(eb.nodePath, eb.node);
+    // RFC 4364 §1: customers' own address spaces may overlap. A link with no provider node at
+    // either end and a CE of a VPN at one end is in that VPN's space; everything else is global.
+    const provider = (n: Indexed<NodeFile> | undefined) => n !== undefined && (n.v.role === 'pe' || n.v.role === 'p' || n.v.role === 'sr');
+    const vpnOf = (n: Indexed<NodeFile> | undefined) => (n?.v.role === 'ce' ? vpnOfCe.get(n.v.id) : undefined);
+    const space = provider(na) || provider(nb) ? 'global' : (vpnOf(na) ?? vpnOf(nb) ?? 'global');
     if (ea.node === eb.node) errs.add([...lp, 'endpoints'], `expected two different nodes, got ${quote(ea.node)} at both ends`);
 
     // addresses
@@ -481,8 +499,8 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
       addrA = pa.addr;
       addrB = pb.addr;
       len = pa.len;
-      claimAddress(addrA, { path: ea.addrPath, name: formatPath(ea.addrPath), auto: false }, ea.address);
-      claimAddress(addrB, { path: eb.addrPath, name: formatPath(eb.addrPath), auto: false }, eb.address);
+      claimAddress(addrA, { path: ea.addrPath, name: formatPath(ea.addrPath), auto: false }, ea.address, space);
+      claimAddress(addrB, { path: eb.addrPath, name: formatPath(eb.addrPath), auto: false }, eb.address, space);
     } else {
       if (i >= AUTO_LINK_MAX) {
         errs.add([...lp, 'endpoints'], `expected addresses on links beyond the first ${AUTO_LINK_MAX}, got none`);
@@ -575,6 +593,10 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
     if (v.routerId !== undefined) node.routerId = parseIpv4(v.routerId)!;
     if (v.loopback !== undefined) node.loopback = parseIpv4(v.loopback)!;
     if (v.position !== undefined) node.position = { x: v.position.x, y: v.position.y };
+    if (v.peAuth !== undefined && v.role === 'ce') {
+      const a = v.peAuth;
+      node.peAuth = { kind: a.kind, key: a.key, peKey: a.peKey ?? a.key, algorithm: a.algorithm, keyId: a.keyId, peKeyId: a.peKeyId ?? a.keyId };
+    }
     nodes.push(node);
   }
 

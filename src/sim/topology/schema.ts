@@ -6,7 +6,7 @@
 // below turn them into integer microseconds, bits per second and a 0..1 probability.
 
 import { z } from 'zod';
-import { MODES, ROLES } from './types.ts';
+import { MODES, PE_AUTH_ALGORITHMS, PE_AUTH_KEY_BYTES_MAX, PE_AUTH_KINDS, ROLES } from './types.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Patterns and exact unit converters
@@ -368,6 +368,35 @@ export const VrfSchema = z
   )
   .meta({ title: 'VRF', description: 'A VPN routing and forwarding instance on a PE (RFC 4364).' });
 
+const keyIdErr = expecting('a TCP-AO KeyID from 0 to 255');
+const KeyIdSchema = z.int({ error: keyIdErr }).min(0, { error: keyIdErr }).max(255, { error: keyIdErr });
+const authKeyErr = expecting(`a key of 1 to ${PE_AUTH_KEY_BYTES_MAX} bytes (UTF-8)`);
+const AuthKeySchema = z
+  .string({ error: authKeyErr })
+  .refine((s) => {
+    const n = new TextEncoder().encode(s).length;
+    return n >= 1 && n <= PE_AUTH_KEY_BYTES_MAX;
+  }, { error: authKeyErr });
+
+export const PeAuthSchema = z
+  .strictObject(
+    {
+      kind: z.enum(PE_AUTH_KINDS, { error: expecting('"tcp-ao" or "tcp-md5"') }).meta({
+        description: 'tcp-ao: TCP Authentication Option (RFC 5925, RFC 5926 algorithms); tcp-md5: TCP MD5 signature (RFC 2385).',
+      }),
+      key: AuthKeySchema.meta({ description: 'Shared key (TCP MD5 key or TCP-AO master key) as text; its UTF-8 bytes are the key.' }),
+      peKey: AuthKeySchema.optional().meta({ description: 'The PE\'s copy of the key when it differs (to show a mismatch). Default: key.' }),
+      algorithm: z
+        .enum(PE_AUTH_ALGORITHMS, { error: expecting('"hmac-sha1-96" or "aes-128-cmac-96"') })
+        .default('hmac-sha1-96')
+        .meta({ description: 'tcp-ao only: MAC algorithm with its KDF (RFC 5926).' }),
+      keyId: KeyIdSchema.default(1).meta({ description: 'tcp-ao only: KeyID the CE sends (SendID of its MKT).' }),
+      peKeyId: KeyIdSchema.optional().meta({ description: 'tcp-ao only: KeyID the PE sends. Default: keyId.' }),
+    },
+    { error: expecting('a session protection such as { kind: tcp-ao, key: "secret" }') },
+  )
+  .meta({ title: 'PE session authentication', description: 'TCP MD5 or TCP-AO on the BGP sessions between a CE and its PEs.' });
+
 export const NodeSchema = z
   .strictObject(
     {
@@ -384,6 +413,9 @@ export const NodeSchema = z
         .array(PrefixSchema)
         .optional()
         .meta({ description: 'ce only: prefixes this security gateway protects (seed 002 trusted subnets).' }),
+      peAuth: PeAuthSchema.optional().meta({
+        description: 'ce only: protect the BGP sessions with its PEs with TCP-AO (RFC 5925) or TCP MD5 (RFC 2385), configured on both ends. Default: none.',
+      }),
       vrfs: z.array(VrfSchema).optional().meta({ description: 'pe only: VRFs.' }),
       routeReflector: z
         .boolean({ error: expecting('true or false') })

@@ -46,6 +46,28 @@ export interface VrfConfig {
   attachments: string[];
 }
 
+/** How a CE's BGP sessions with its PEs are protected (issue 4 item 5). */
+export const PE_AUTH_KINDS = ['tcp-ao', 'tcp-md5'] as const;
+/** RFC 5926's two mandatory TCP-AO MAC algorithms (each with its KDF). */
+export const PE_AUTH_ALGORITHMS = ['hmac-sha1-96', 'aes-128-cmac-96'] as const;
+/** Longest key, in UTF-8 bytes (Linux's limit for TCP MD5 and TCP-AO keys). */
+export const PE_AUTH_KEY_BYTES_MAX = 80;
+
+/** ce: the TCP MD5 (RFC 2385) or TCP-AO (RFC 5925) protection of its CE–PE BGP sessions, resolved. */
+export interface PeAuth {
+  kind: (typeof PE_AUTH_KINDS)[number];
+  /** The CE's key (TCP MD5 key or TCP-AO master key), as text; its UTF-8 bytes are the key. */
+  key: string;
+  /** The PE's copy: the same as `key` unless the file sets it apart (a mismatch to demonstrate). */
+  peKey: string;
+  /** tcp-ao only (ignored for tcp-md5). */
+  algorithm: (typeof PE_AUTH_ALGORITHMS)[number];
+  /** tcp-ao: the KeyID the CE sends (its MKT's SendID, the PE's RecvID). */
+  keyId: number;
+  /** tcp-ao: the KeyID the PE sends (the CE's RecvID). */
+  peKeyId: number;
+}
+
 export interface TopoNode {
   index: number;
   id: string;
@@ -59,6 +81,8 @@ export interface TopoNode {
   loopback?: number;
   /** ce: prefixes it protects (seed 002 trusted subnets) as text, e.g. "10.1.0.0/24". */
   trustedSubnets: string[];
+  /** ce: TCP MD5 / TCP-AO on its BGP sessions with its PEs; absent: none. */
+  peAuth?: PeAuth;
   /** pe: its VRFs. */
   vrfs: VrfConfig[];
   /** pe or p: a BGP route reflector for the PEs (RFC 4456). */

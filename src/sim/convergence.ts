@@ -1,0 +1,200 @@
+// Reading a run's state out of snapshots, generically: BGP sessions, RIB sizes, SPD entries, SAs
+// (from `espSas` and any app's `sas`), learned prefixes, and the per-mode convergence check
+// ("every expected route and SA is in place"). Pure; reads app snapshots defensively, so apps that
+// land later (ike, gcks, member, …) count without changes here.
+
+import type { NodeSnapshot } from '../node/types.ts';
+import type { LabSnapshot } from './snapshot.ts';
+import type { Topology } from './topology/types.ts';
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Searches app snapshots at most this deep. */
+const DEPTH_MAX = 6;
+
+export interface BgpSessionView {
+  app: string;
+  name: string;
+  peer?: string;
+  state: string;
+}
+
+/** Every `neighbors[]` entry with a `state`, in any app (the `bgp` app today). */
+export function bgpSessions(n: NodeSnapshot): BgpSessionView[] {
+  const out: BgpSessionView[] = [];
+  for (const [app, snap] of Object.entries(n.apps)) {
+    const list = snap['neighbors'];
+    if (!Array.isArray(list)) continue;
+    for (const e of list) {
+      if (!isObj(e) || typeof e['state'] !== 'string') continue;
+      out.push({ app, name: String(e['name'] ?? e['peer'] ?? '?'), ...(typeof e['peer'] === 'string' ? { peer: e['peer'] } : {}), state: e['state'] });
+    }
+  }
+  return out;
+}
+
+/** RIB sizes: every array under an app's `rib`, by its path (`bgp.locRib.ipv4-unicast`, `bgp.vrfs.blue`, …). */
+export function ribSizes(n: NodeSnapshot): Record<string, number> {
+  const out: Record<string, number> = {};
+  const walk = (v: unknown, path: string, depth: number) => {
+    if (Array.isArray(v)) out[path] = v.length;
+    else if (isObj(v) && depth < 3) for (const [k, c] of Object.entries(v)) if (k !== 'stats') walk(c, `${path}.${k}`, depth + 1);
+  };
+  for (const [app, snap] of Object.entries(n.apps)) if ('rib' in snap) walk(snap['rib'], `${app}.rib`, 0);
+  return out;
+}
+
+/** SPD entries: the length of every app's `spd` array (or the number it gives). */
+export function spdEntries(n: NodeSnapshot): number {
+  let total = 0;
+  for (const snap of Object.values(n.apps)) {
+    const spd = snap['spd'];
+    if (Array.isArray(spd)) total += spd.length;
+    else if (typeof spd === 'number') total += spd;
+  }
+  return total;
+}
+
+export interface SaCounts {
+  /** ESP SAs the node ever installed (`espSas`, both directions count). */
+  installed: number;
+  /** Of those, group SAs (`src` or `dst` is `*`). */
+  group: number;
+  pairwise: number;
+  /** Length of each app's `sas` array (e.g. ipsec: one entry per tunnel, IKE: per IKE/child SA). */
+  byApp: Record<string, number>;
+}
+
+export function saCounts(n: NodeSnapshot): SaCounts {
+  const group = n.espSas.filter((s) => s.src === '*' || s.dst === '*').length;
+  const byApp: Record<string, number> = {};
+  for (const [app, snap] of Object.entries(n.apps)) if (Array.isArray(snap['sas'])) byApp[app] = (snap['sas'] as unknown[]).length;
+  return { installed: n.espSas.length, group, pairwise: n.espSas.length - group, byApp };
+}
+
+/**
+ * Prefixes a node has learned: strings under keys `nlri` / `prefix` / `destination` and prefix-like
+ * strings in `routes` / `prefixes` arrays, in any app, outside `adjRibIn` (received is not installed).
+ * A VPN-IPv4 `RD:prefix` also yields the bare prefix.
+ */
+export function learnedPrefixes(n: NodeSnapshot): Set<string> {
+  const out = new Set<string>();
+  const addText = (s: string) => {
+    out.add(s);
+    const colon = s.lastIndexOf(':');
+    if (colon >= 0) out.add(s.slice(colon + 1));
+  };
+  const walk = (v: unknown, key: string, depth: number) => {
+    if (depth > DEPTH_MAX || key === 'adjRibIn') return;
+    if (typeof v === 'string') {
+      if (key === 'nlri' || key === 'prefix' || key === 'destination' || ((key === 'routes' || key === 'prefixes') && v.includes('/'))) addText(v);
+      return;
+    }
+    if (Array.isArray(v)) for (const e of v) walk(e, key, depth + 1);
+    else if (isObj(v)) for (const [k, c] of Object.entries(v)) walk(c, k, depth + 1);
+  };
+  for (const snap of Object.values(n.apps)) walk(snap, '', 0);
+  return out;
+}
+
+export interface ConvergenceCheck {
+  /** BGP sessions Established / seen. */
+  sessions: { established: number; total: number };
+  /** Remote trusted subnets learned / expected, summed over CEs. */
+  routes: { present: number; expected: number };
+  /** SA condition of the mode (see `expectedState`), summed over CEs; 0/0 in l3vpn. */
+  sas: { present: number; expected: number };
+  ok: boolean;
+}
+
+interface CeExpectation {
+  nodeIndex: number;
+  remotePrefixes: string[];
+  /** mesh: pairwise SAs; gateway: SPD entries; group: group SAs. */
+  sasNeeded: number;
+}
+
+/**
+ * What "converged" means per CE (documented in docs/report.md):
+ * - routes (every mode): the trusted subnets of every other CE it shares a VPN with (group mode: a
+ *   group) are learned;
+ * - mesh: 2·(n−1) pairwise ESP SAs installed, n = CEs with trusted subnets (mesh-plan pairs them all);
+ * - gateway: one SPD entry per remote trusted subnet (SAs are on demand, so the SPD is what must be in place);
+ * - group: one group SA per group the CE is a member of;
+ * and every BGP session any node reports is Established.
+ */
+export function expectedState(topology: Topology): CeExpectation[] {
+  const ces = topology.nodes.filter((n) => n.role === 'ce' && n.trustedSubnets.length > 0);
+  const sets: string[][] = topology.mode === 'group' ? topology.groups.map((g) => g.members) : topology.vpns.map((v) => v.sites);
+  const byId = new Map(topology.nodes.map((n) => [n.id, n]));
+  return ces.map((ce) => {
+    const peers = new Set<string>();
+    for (const s of sets) if (s.includes(ce.id)) for (const m of s) if (m !== ce.id) peers.add(m);
+    const remotePrefixes = [...new Set([...peers].flatMap((p) => byId.get(p)?.trustedSubnets ?? []))].filter((p) => !ce.trustedSubnets.includes(p));
+    let sasNeeded = 0;
+    if (topology.mode === 'mesh') sasNeeded = 2 * (ces.length - 1);
+    else if (topology.mode === 'gateway') sasNeeded = remotePrefixes.length;
+    else if (topology.mode === 'group') sasNeeded = topology.groups.filter((g) => g.members.includes(ce.id)).length;
+    return { nodeIndex: ce.index, remotePrefixes, sasNeeded };
+  });
+}
+
+export function checkConvergence(topology: Topology, snap: LabSnapshot, expected: CeExpectation[] = expectedState(topology)): ConvergenceCheck {
+  let established = 0;
+  let total = 0;
+  for (const n of snap.nodes) {
+    for (const s of bgpSessions(n)) {
+      total++;
+      if (s.state === 'Established') established++;
+    }
+  }
+  let present = 0;
+  let expectedRoutes = 0;
+  let saPresent = 0;
+  let saExpected = 0;
+  for (const e of expected) {
+    const n = snap.nodes[e.nodeIndex]!;
+    const learned = learnedPrefixes(n);
+    expectedRoutes += e.remotePrefixes.length;
+    for (const p of e.remotePrefixes) if (learned.has(p)) present++;
+    if (e.sasNeeded > 0) {
+      saExpected += e.sasNeeded;
+      const sa = saCounts(n);
+      const have = topology.mode === 'mesh' ? sa.pairwise : topology.mode === 'group' ? sa.group : spdEntries(n);
+      saPresent += Math.min(have, e.sasNeeded);
+    }
+  }
+  return {
+    sessions: { established, total },
+    routes: { present, expected: expectedRoutes },
+    sas: { present: saPresent, expected: saExpected },
+    ok: established === total && present === expectedRoutes && saPresent === saExpected,
+  };
+}
+
+/** Follows convergence over samples taken as a run advances (in increasing time). */
+export class ConvergenceTracker {
+  private readonly expected: CeExpectation[];
+  /** Time of the first sample of the current run of ok samples, if the last sample was ok. */
+  private since: number | undefined;
+  samples = 0;
+  last: ConvergenceCheck | undefined;
+
+  constructor(private readonly topology: Topology) {
+    this.expected = expectedState(topology);
+  }
+
+  sample(snap: LabSnapshot): ConvergenceCheck {
+    const c = checkConvergence(this.topology, snap, this.expected);
+    this.samples++;
+    this.last = c;
+    if (!c.ok) this.since = undefined;
+    else if (this.since === undefined) this.since = snap.nowUs;
+    return c;
+  }
+
+  /** The virtual time from which every sample was converged, or undefined. */
+  get convergedAtUs(): number | undefined {
+    return this.since;
+  }
+}
