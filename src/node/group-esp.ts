@@ -342,6 +342,8 @@ export class GroupEspApp implements NodeApp {
       outboundSpi: this.outbound ? `0x${this.outbound.spi.toString(16).padStart(8, '0')}` : undefined,
       outboundPackets: o?.packets ?? 0,
       routes: this.routes.size,
+      /** Remote prefixes PROTECTed through a member's gateway (the reflected routes in force). */
+      prefixes: [...this.routes.keys()],
       spd: this.spdView(64),
     };
   }

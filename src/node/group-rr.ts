@@ -15,7 +15,7 @@ import type { NodeApp } from './types.ts';
 /** Default pacing interval. */
 export const REFLECT_INTERVAL_US = 100_000;
 /** Past this many Loc-RIB routes the snapshot gives counts, not every route of every peer. */
-export const SNAPSHOT_ROUTES_MAX = 256;
+export const SNAPSHOT_ROUTES_MAX = 64;
 
 export class PacedProcessor implements RouteProcessor {
   private dueUs: number | undefined;
