@@ -43,6 +43,8 @@ import type { Topology, TopoGroup, TopoNode } from './topology/types.ts';
 /** Sender-ID the S/R itself sends with on the TEK (its BGP to the members); members get 1 and up. */
 export const SR_SENDER_ID = 0;
 export const SR_RESERVED_SENDER_IDS = 1;
+/** Joins within this many seconds of a join rekey share the next one (Gcks joinRekeyHoldoffS). */
+export const JOIN_REKEY_HOLDOFF_S = 1;
 /** A member (re)connects its BGP session this often while the S/R does not answer. */
 export const GROUP_BGP_CONNECT_RETRY_S = 2;
 
@@ -125,6 +127,8 @@ function groupPolicy(g: TopoGroup, members: string[]): GroupConfig {
     dtdS: 2,
     rekeyOnJoin: g.rekeyOnMembershipChange,
     rekeyOnLeave: g.rekeyOnMembershipChange,
+    // Joins within 1 s share one rekey (else N joins cost N rekeys of up to N recipients each).
+    joinRekeyHoldoffS: JOIN_REKEY_HOLDOFF_S,
     senderIdBits: senderIdBits(members.length),
     senderIdsPerMemberMax: 1,
     reservedSenderIds: SR_RESERVED_SENDER_IDS,
