@@ -13,6 +13,9 @@ export default defineConfig({
     baseURL: 'http://localhost:4173',
     viewport: { width: 1280, height: 800 },
     deviceScaleFactor: 1,
+    // The service worker would answer requests the tests route (page.route); tests/e2e/site.spec.ts checks it on its own.
+    serviceWorkers: 'block',
+    colorScheme: 'light',
     launchOptions: {
       executablePath: '/usr/bin/chromium',
       args: [

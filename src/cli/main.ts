@@ -25,6 +25,7 @@ export const USAGE = `usage: vpnlab run FILE [--until SECONDS] [--seed N] [--mod
        vpnlab validate FILE
 ${GENERATE_USAGE}
 ${COMPARE_USAGE}
+       vpnlab check LAB [--junit FILE] [--json FILE]   (lab files with automatic checks; see public/labs)
 
   run       load, validate and run a topology (YAML or JSON); --until defaults to 10 s of virtual time
   validate  check a topology file and print every error with its path
@@ -41,6 +42,7 @@ export const RUN_SLICES = 100;
 
 /** Exit codes: 0 ok, 1 run failed, 2 bad usage or bad topology. */
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), errOut: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  if (argv[0] === 'check') return (await import('./check.ts')).checkMain(argv.slice(1), out, errOut); // vpnlab check LAB (src/cli/check.ts)
   if (argv[0] === 'generate') return generateCommand(argv.slice(1), out, errOut);
   if (argv[0] === 'compare') return compareCommand(argv.slice(1), out, errOut);
   const wallStart = performance.now();

@@ -6,6 +6,9 @@ import { Kernel } from '../sim/kernel.ts';
 import type { ChosenDataplane, DataplaneKind } from './dataplane.ts';
 import type { LabSnapshot } from '../sim/snapshot.ts';
 import type { Topology } from '../sim/topology/types.ts';
+import { applyLinkParams, windowFrames, type FrameEvent, type LinkParams } from './link-control.ts';
+
+export type { FrameEvent, LinkParams } from './link-control.ts';
 
 export type RuntimeKind = 'single' | 'workers';
 
@@ -31,6 +34,10 @@ export interface Lab {
   nextEventUs(): Promise<number | undefined>;
   command(nodeIndex: number, command: NodeCommand): Promise<void>;
   setLinkUp(linkIndex: number, up: boolean): Promise<void>;
+  /** Changes a link's latency and/or loss for the frames offered from now on; rejects bad values, changing nothing. */
+  setLinkParams(linkIndex: number, params: LinkParams): Promise<void>;
+  /** The earliest `max` frames put on any link in [fromUs, toUs), classified (needs taps on). */
+  frames(fromUs: number, toUs: number, max: number): Promise<FrameEvent[]>;
   snapshot(): Promise<LabSnapshot>;
   pcap(linkIndex: number): Promise<Uint8Array>;
   trace(): Promise<string[]>;
@@ -74,6 +81,18 @@ export class SingleThreadLab implements Lab {
 
   async setLinkUp(linkIndex: number, up: boolean): Promise<void> {
     this.kernel.setLinkUp(linkIndex, up);
+  }
+
+  async setLinkParams(linkIndex: number, params: LinkParams): Promise<void> {
+    const link = this.topology.links[linkIndex];
+    if (!link) throw new Error(`no link ${linkIndex}`);
+    applyLinkParams(link, params);
+  }
+
+  async frames(fromUs: number, toUs: number, max: number): Promise<FrameEvent[]> {
+    const out: FrameEvent[] = [];
+    for (const l of this.topology.links) windowFrames(l, this.kernel.tapRecords(l.index), fromUs, toUs, out, max);
+    return out;
   }
 
   async snapshot(): Promise<LabSnapshot> {

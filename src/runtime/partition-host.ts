@@ -12,6 +12,7 @@ import type { DirCounters } from '../sim/snapshot.ts';
 import type { Topology } from '../sim/topology/types.ts';
 import { decodeBatch, encodeBatch } from './frame-batch.ts';
 import { chooseDataplane, type DataplaneKind } from './dataplane.ts';
+import { applyLinkParams, windowFrames, type FrameEvent, type LinkParams } from './link-control.ts';
 
 /** The part of MessagePort both the DOM and node:worker_threads provide. */
 export interface FramePort {
@@ -119,6 +120,21 @@ export class PartitionHost {
 
   tapRecords(link: number): TapRecord[] {
     return this.partition().tapRecords(link);
+  }
+
+  /** Applies to this partition's copy of the link (its link directions read it per frame). */
+  setLinkParams(link: number, params: LinkParams, minLatencyUs: number): void {
+    const l = this.partition().topology.links[link];
+    assert(l, `no link ${link}`);
+    applyLinkParams(l, params, minLatencyUs);
+  }
+
+  /** Frames this partition put on links in [fromUs, toUs), at most `max`. */
+  frames(fromUs: number, toUs: number, max: number): FrameEvent[] {
+    const part = this.partition();
+    const out: FrameEvent[] = [];
+    for (const l of part.topology.links) windowFrames(l, part.tapRecords(l.index), fromUs, toUs, out, max);
+    return out;
   }
 
   trace(): readonly TraceEntry[] {

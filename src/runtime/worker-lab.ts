@@ -12,6 +12,7 @@ import { mergeTrace, sortTap } from '../sim/partition.ts';
 import { buildSnapshot, type DirCounters, type LabSnapshot } from '../sim/snapshot.ts';
 import type { Topology } from '../sim/topology/types.ts';
 import type { Lab, LabOptions } from './lab.ts';
+import { applyLinkParams, type FrameEvent, type LinkParams } from './link-control.ts';
 import type { DataplaneKind } from './dataplane.ts';
 import type { FramePort, PartitionHost } from './partition-host.ts';
 
@@ -173,6 +174,26 @@ export class WorkerLab implements Lab {
 
   async setLinkUp(linkIndex: number, up: boolean): Promise<void> {
     await this.guard(this.hosts.map((h) => h.setLinkUp(linkIndex, up)));
+  }
+
+  /**
+   * Every partition applies the change to its copy of the link. A link between partitions keeps
+   * a latency ≥ the lookahead the windows were sized for (else a frame could arrive in a window
+   * already run); the values are checked here first so that no partition half-applies them.
+   */
+  async setLinkParams(linkIndex: number, params: LinkParams): Promise<void> {
+    const link = this.topology.links[linkIndex];
+    if (!link) throw new Error(`no link ${linkIndex}`);
+    const crosses = this.partitionOf[link.a.nodeIndex] !== this.partitionOf[link.b.nodeIndex];
+    const minLatencyUs = crosses ? this.lookahead : 1;
+    applyLinkParams({ ...link }, params, minLatencyUs);
+    await this.guard(this.hosts.map((h) => h.setLinkParams(linkIndex, params, minLatencyUs)));
+    applyLinkParams(link, params, minLatencyUs);
+  }
+
+  async frames(fromUs: number, toUs: number, max: number): Promise<FrameEvent[]> {
+    const parts = await this.guard(this.hosts.map((h) => h.frames(fromUs, toUs, max)));
+    return parts.flat().sort((x, y) => x.tUs - y.tUs || x.link - y.link).slice(0, max);
   }
 
   async snapshot(): Promise<LabSnapshot> {

@@ -1,6 +1,7 @@
 // The single-thread deterministic kernel: one partition holding every node, driven to a time.
 // Owns the virtual clock of a run; never reads the wall clock.
 
+import type { TapRecord } from './link.ts';
 import { assert } from '../lib/errors.ts';
 import type { NodeCommand } from '../lib/sans-io.ts';
 import { encodePcap } from './pcap.ts';
@@ -65,6 +66,11 @@ export class Kernel {
   snapshot(): LabSnapshot {
     const nodes = this.topology.nodes.map((n) => this.part.nodeSnapshot(n.index));
     return buildSnapshot(this.topology, this.nowUs, this.part.eventsProcessed, nodes, this.part.linkCounters());
+  }
+
+  /** The link's tap records as recorded (both directions; `dir` says which way). */
+  tapRecords(linkIndex: number): TapRecord[] {
+    return this.part.tapRecords(linkIndex);
   }
 
   pcap(linkIndex: number): Uint8Array {

@@ -12,6 +12,17 @@ export const EXAMPLES: readonly Example[] = [
   { file: 'seed002-figure1.yaml', title: 'Seed 002 \u00b7 Figure 1' },
 ];
 
+/** The labs shipped in public/labs. */
+export const LABS: readonly Example[] = [
+  { file: 'join-group.yaml', title: 'Lab · Join a site to the group' },
+  { file: 'unprotected-host.yaml', title: 'Lab · Find why a host is unprotected' },
+  { file: 'mesh-vs-group.yaml', title: 'Lab · Compare mesh and group as N grows' },
+];
+
+export function labUrl(file: string): string {
+  return `./labs/${encodeURIComponent(file)}`;
+}
+
 export const DEFAULT_EXAMPLE = 'seed001-figure2.yaml';
 
 /** URL of a file in public/topologies, relative to the page. */

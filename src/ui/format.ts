@@ -23,5 +23,5 @@ export function formatCount(n: number | undefined): string {
 
 /** A speed factor as the selector shows it: ×0.1, ×1, ×10. */
 export function formatSpeed(speed: number): string {
-  return `\u00d7${speed}`;
+  return speed === 0 ? 'max' : `\u00d7${speed}`;
 }

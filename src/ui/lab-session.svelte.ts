@@ -3,14 +3,29 @@
 // It only forwards to the runtime's Lab API: it never computes protocol state, and it never lets
 // two calls into the lab overlap (every call goes through one queue).
 import { createBrowserLab } from '../runtime/browser.ts';
-import type { Lab, RuntimeKind } from '../runtime/lab.ts';
+import type { FrameEvent, Lab, LinkParams, RuntimeKind } from '../runtime/lab.ts';
+import type { NodeCommand } from '../lib/sans-io.ts';
 import type { LabSnapshot } from '../sim/snapshot.ts';
 import { loadTopology, type TopologyError } from '../sim/topology/load.ts';
 import type { Topology } from '../sim/topology/types.ts';
 
-/** Virtual seconds per wall-clock second that the speed selector offers. */
-export const SPEEDS = [0.1, 1, 10, 100] as const;
+/** Virtual seconds per wall-clock second that the speed selector offers; 0 = as fast as it goes. */
+export const SPEEDS = [0.01, 0.1, 1, 10, 100, 0] as const;
 export type Speed = (typeof SPEEDS)[number];
+/** Speed 0: each frame runs as much virtual time as fits in this wall-clock budget. */
+const MAX_SPEED_BUDGET_MS = 30;
+/** Most frames animated per frame of the page. */
+const FRAMES_MAX = 300;
+
+/** An operator action on the run, kept so a re-run (step back) replays it at the same time. */
+export type Fault =
+  | { kind: 'link-up'; link: number; up: boolean }
+  | { kind: 'link-params'; link: number; params: LinkParams }
+  | { kind: 'node'; node: number; command: NodeCommand };
+interface JournalEntry {
+  atUs: number;
+  fault: Fault;
+}
 
 /**
  * loading: fetching / parsing the file; invalid: the file has errors (see `errors`);
@@ -43,6 +58,15 @@ export class LabSession {
   speed = $state<Speed>(1);
   /** True once Step found no pending event. */
   idle = $state(false);
+  /** Frames put on links during the last advance (for the animation), and that window. */
+  frames = $state.raw<readonly FrameEvent[]>([]);
+  framesWindow = $state.raw<{ fromUs: number; toUs: number }>({ fromUs: 0, toUs: 0 });
+  /** Per link, bits per second of virtual time over the last advance (from the snapshots' byte counters). */
+  throughputBps = $state.raw<readonly number[]>([]);
+  /** Operator actions of this run, in order (replayed by step back). */
+  journal = $state.raw<readonly JournalEntry[]>([]);
+  /** Virtual times this run has stopped at (steps, play frames), ascending: where step back can go. */
+  #stops: number[] = [0];
 
   /** Calls queued or running against the lab. */
   #pending = $state(0);
@@ -124,9 +148,10 @@ export class LabSession {
     await this.#exclusive(async () => {
       const lab = this.#lab;
       if (!lab) return;
+      const before = lab.nowUs;
       const t = await lab.step();
       this.idle = t === undefined;
-      this.snapshot = await lab.snapshot();
+      await this.#observe(lab, before);
     });
   }
 
@@ -151,6 +176,88 @@ export class LabSession {
       const lab = this.#lab;
       if (!lab) return;
       await lab.setLinkUp(linkIndex, up);
+      this.journal = [...this.journal, { atUs: lab.nowUs, fault: { kind: 'link-up', link: linkIndex, up } }];
+      this.snapshot = await lab.snapshot();
+    });
+  }
+
+  /** The lab, for downloads (pcap) and lab checks; undefined when not ready. */
+  get lab(): Lab | undefined {
+    return this.ready ? this.#lab : undefined;
+  }
+
+  /** Runs `fn` against the lab between other calls (never overlapping a step). */
+  async withLab<T>(fn: (lab: Lab) => Promise<T>): Promise<T | undefined> {
+    let out: T | undefined;
+    await this.#exclusive(async () => {
+      if (this.#lab) out = await fn(this.#lab);
+    });
+    return out;
+  }
+
+  /** The capture of one link so far (the inspecting panels read it); empty before a lab runs. */
+  async pcap(linkIndex: number): Promise<Uint8Array> {
+    return (await this.withLab((lab) => lab.pcap(linkIndex))) ?? new Uint8Array(0);
+  }
+
+  /** A node command from a console (crash, restart, …), journaled like any fault. */
+  async command(nodeIndex: number, command: NodeCommand): Promise<void> {
+    await this.nodeCommand(nodeIndex, command);
+  }
+
+  /** Changes a link's latency / loss from now on (journaled, so step back replays it). */
+  async setLinkParams(linkIndex: number, params: LinkParams): Promise<void> {
+    await this.#fault({ kind: 'link-params', link: linkIndex, params });
+  }
+
+  /** Crashes or restarts a node (journaled). */
+  async nodeCommand(nodeIndex: number, command: NodeCommand): Promise<void> {
+    await this.#fault({ kind: 'node', node: nodeIndex, command });
+  }
+
+  get canStepBack(): boolean {
+    return this.canStep && this.nowUs > 0;
+  }
+
+  /**
+   * Back to the previous event: a fresh lab re-runs from time 0 (determinism makes it exact) to
+   * the latest time this run stopped at before now, replaying the journal of faults at their
+   * times, then steps forward while the next event is still before now.
+   */
+  async stepBack(): Promise<void> {
+    if (!this.canStepBack || !this.topology) return;
+    const target = this.nowUs;
+    const journal = this.journal.filter((j) => j.atUs < target);
+    await this.#exclusive(async () => {
+      await this.#closeLab();
+      await this.#startLab();
+      const lab = this.#lab;
+      if (!lab) return;
+      const stops = this.#stops.filter((t) => t < target);
+      const base = stops[stops.length - 1] ?? 0;
+      let last = 0;
+      const runTo = async (t: number) => {
+        for (const j of journal) if (j.atUs <= t && j.atUs >= lab.nowUs && !done.has(j)) {
+          if (j.atUs > lab.nowUs) await lab.runUntil(j.atUs);
+          await applyFault(lab, j.fault);
+          done.add(j);
+        }
+        if (t > lab.nowUs) await lab.runUntil(t);
+      };
+      const done = new Set<JournalEntry>();
+      await runTo(base);
+      last = base;
+      for (;;) {
+        const next = await lab.nextEventUs();
+        if (next === undefined || next >= target) break;
+        await runTo(next);
+        last = next;
+      }
+      this.journal = journal;
+      this.#stops = [...stops.filter((t) => t <= last)];
+      if (this.#stops[this.#stops.length - 1] !== last) this.#stops.push(last);
+      this.frames = [];
+      this.throughputBps = [];
       this.snapshot = await lab.snapshot();
     });
   }
@@ -177,7 +284,8 @@ export class LabSession {
     if (!this.playing) return;
     if (this.#lastFrameMs !== undefined) {
       const elapsedMs = Math.min(Math.max(0, wallMs - this.#lastFrameMs), FRAME_WALL_MAX_MS);
-      this.#owedUs = Math.min(this.#owedUs + elapsedMs * 1000 * this.speed, FRAME_WALL_MAX_MS * 1000 * this.speed);
+      const speed = this.speed === 0 ? 1 : this.speed;
+      this.#owedUs = Math.min(this.#owedUs + elapsedMs * 1000 * speed, FRAME_WALL_MAX_MS * 1000 * speed);
     }
     this.#lastFrameMs = wallMs;
     const deltaUs = Math.floor(this.#owedUs);
@@ -195,10 +303,60 @@ export class LabSession {
     await this.#exclusive(async () => {
       const lab = this.#lab;
       if (!lab || !this.playing) return;
-      await lab.runUntil(lab.nowUs + deltaUs);
+      const before = lab.nowUs;
+      if (this.speed === 0) {
+        // As fast as it goes: grow the slice while a frame's budget allows.
+        const wall0 = performance.now();
+        let slice = 1000;
+        while (performance.now() - wall0 < MAX_SPEED_BUDGET_MS && this.playing) {
+          await lab.runUntil(lab.nowUs + slice);
+          slice *= 2;
+        }
+      } else {
+        await lab.runUntil(lab.nowUs + deltaUs);
+      }
+      await this.#observe(lab, before);
+    });
+  }
+
+  async #fault(fault: Fault): Promise<void> {
+    if (!this.ready) return;
+    await this.#exclusive(async () => {
+      const lab = this.#lab;
+      if (!lab) return;
+      await applyFault(lab, fault);
+      this.journal = [...this.journal, { atUs: lab.nowUs, fault }];
       this.snapshot = await lab.snapshot();
     });
   }
+
+  /** After an advance from `beforeUs`: the new snapshot, the frames of the window, throughput. */
+  async #observe(lab: Lab, beforeUs: number): Promise<void> {
+    const prev = this.snapshot;
+    const snap = await lab.snapshot();
+    const now = snap.nowUs;
+    if (this.#stops[this.#stops.length - 1]! < now) this.#stops.push(now);
+    if (this.#framesOk) {
+      try {
+        // Everything on the wire at `now`: frames that started within the longest latency before it.
+        const maxLatencyUs = Math.max(1, ...(this.topology?.links.map((l) => l.latencyUs) ?? [1]));
+        this.frames = (await lab.frames(Math.max(0, now - maxLatencyUs), now + 1, FRAMES_MAX * 4)).filter((f) => f.arriveUs > now).slice(0, FRAMES_MAX);
+      } catch {
+        this.#framesOk = false;
+        this.frames = [];
+      }
+    }
+    this.framesWindow = { fromUs: beforeUs, toUs: now };
+    const dt = now - (prev?.nowUs ?? 0);
+    this.throughputBps = prev && dt > 0 ? snap.links.map((l, i) => {
+      const p = prev.links[i];
+      const bytes = l.dirs[0].bytes + l.dirs[1].bytes - (p ? p.dirs[0].bytes + p.dirs[1].bytes : 0);
+      return (bytes * 8 * 1e6) / dt;
+    }) : [];
+    this.snapshot = snap;
+  }
+
+  #framesOk = true;
 
   async #startLab(): Promise<void> {
     const topology = this.topology;
@@ -207,9 +365,15 @@ export class LabSession {
     this.failure = undefined;
     this.idle = false;
     this.snapshot = undefined;
+    this.frames = [];
+    this.throughputBps = [];
+    this.journal = [];
+    this.#stops = [0];
+    this.#framesOk = true;
     this.progress = { started: 0, total: 0 };
     try {
-      const lab = await createBrowserLab(topology, {
+      // A copy: run-time link changes mutate the lab's links, and a re-run must start from the file.
+      const lab = await createBrowserLab(structuredClone($state.snapshot(topology)), {
         runtime: this.runtime,
         ...(this.#maxWorkers !== undefined ? { maxWorkers: this.#maxWorkers } : {}),
         onProgress: (started, total) => {
@@ -247,6 +411,12 @@ export class LabSession {
       this.#pending--;
     });
   }
+}
+
+async function applyFault(lab: Lab, f: Fault): Promise<void> {
+  if (f.kind === 'link-up') await lab.setLinkUp(f.link, f.up);
+  else if (f.kind === 'link-params') await lab.setLinkParams(f.link, f.params);
+  else await lab.command(f.node, f.command);
 }
 
 function message(e: unknown): string {

@@ -71,3 +71,54 @@ export function fitView(points: readonly Point[], widthPx: number, heightPx: num
     unit,
   };
 }
+
+/**
+ * Automatic layout for files without positions: rings by role, the core (P, S/R) inside, then the
+ * PEs, the CEs in their PE's sector and the hosts outside their CE. Deterministic, O(nodes + links).
+ */
+export function autoLayout(nodes: readonly { id: string; role: string }[], links: readonly [string, string][]): Point[] {
+  const index = new Map(nodes.map((n, i) => [n.id, i]));
+  const nbrs: number[][] = nodes.map(() => []);
+  for (const [a, b] of links) {
+    const ia = index.get(a);
+    const ib = index.get(b);
+    if (ia === undefined || ib === undefined) continue;
+    nbrs[ia]!.push(ib);
+    nbrs[ib]!.push(ia);
+  }
+  const angle = new Array<number | undefined>(nodes.length).fill(undefined);
+  const byRole = (roles: string[]) => nodes.flatMap((n, i) => (roles.includes(n.role) ? [i] : []));
+  const ring = (count: number, spacing: number, min: number) => Math.max(min, (count * spacing) / (2 * Math.PI));
+  const core = byRole(['p', 'sr']);
+  const pes = byRole(['pe']);
+  const ces = byRole(['ce']);
+  const hosts = byRole(['host']);
+  const r0 = core.length <= 1 ? 0 : ring(core.length, 120, 90);
+  const r1 = Math.max(r0 + 130, ring(pes.length, 110, 160));
+  const r2 = Math.max(r1 + 130, ring(ces.length, 70, 280));
+  const r3 = Math.max(r2 + 110, ring(hosts.length, 55, 380));
+  const radius = (i: number) => ({ p: r0, sr: r0, pe: r1, ce: r2, host: r3 })[nodes[i]!.role as 'p'] ?? r3;
+  const spread = (ids: number[], from: number, width: number) =>
+    ids.forEach((id, k) => (angle[id] = from + (width * (k + 0.5)) / ids.length));
+  spread(core, -Math.PI / 2, 2 * Math.PI);
+  spread(pes, -Math.PI / 2, 2 * Math.PI);
+  // Children in the sector of their parent: CEs under their PE, hosts under their CE.
+  const place = (children: number[], parents: number[], parentWidth: number) => {
+    const groups = new Map<number, number[]>();
+    const orphans: number[] = [];
+    for (const c of children) {
+      const p = nbrs[c]!.find((x) => parents.includes(x) && angle[x] !== undefined);
+      if (p === undefined) orphans.push(c);
+      else groups.set(p, [...(groups.get(p) ?? []), c]);
+    }
+    for (const [p, kids] of groups) spread(kids, angle[p]! - parentWidth / 2, parentWidth);
+    spread(orphans, -Math.PI / 2 + 0.001, 2 * Math.PI);
+  };
+  place(ces, pes, (2 * Math.PI) / Math.max(1, pes.length));
+  place(hosts, ces, (2 * Math.PI) / Math.max(1, ces.length));
+  return nodes.map((_, i) => {
+    const a = angle[i] ?? 0;
+    const r = radius(i);
+    return { x: Math.round(r * Math.cos(a)), y: Math.round(r * Math.sin(a)) };
+  });
+}
