@@ -66,6 +66,10 @@ export class BgpApp implements NodeApp, StreamUser {
   private started = false;
   /** Inside flushUpdates: queue UPDATEs without writing them yet. */
   private corked = false;
+  /** Each session's next deadline (sessions without one are absent) and their minimum. */
+  private readonly deadlineOf = new Map<Neighbor, number>();
+  private minDeadline: number | undefined;
+  private minDirty = true;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -104,20 +108,35 @@ export class BgpApp implements NodeApp, StreamUser {
       for (const n of this.neighbors.values()) this.input(n, { kind: 'start' }, nowUs);
       return;
     }
-    for (const n of this.neighbors.values()) {
-      const d = n.session.nextDeadlineUs();
-      if (d !== undefined && d <= nowUs) this.input(n, { kind: 'timer' }, nowUs);
-    }
+    const due: Neighbor[] = [];
+    for (const [n, d] of this.deadlineOf) if (d <= nowUs) due.push(n);
+    for (const n of due) this.input(n, { kind: 'timer' }, nowUs);
   }
 
   nextDeadlineUs(): number | undefined {
     if (!this.started) return 0;
-    let t: number | undefined;
-    for (const n of this.neighbors.values()) {
-      const d = n.session.nextDeadlineUs();
-      if (d !== undefined && (t === undefined || d < t)) t = d;
+    if (this.minDirty) {
+      let t: number | undefined;
+      for (const d of this.deadlineOf.values()) if (t === undefined || d < t) t = d;
+      this.minDeadline = t;
+      this.minDirty = false;
     }
-    return t;
+    return this.minDeadline;
+  }
+
+  /**
+   * Keeps each session's deadline and their minimum without asking every session at every wake-up
+   * (a route reflector with N clients would pay O(N) per event). Called after each session input.
+   */
+  private noteDeadline(n: Neighbor): void {
+    const d = n.session.nextDeadlineUs();
+    const old = this.deadlineOf.get(n);
+    if (d === old) return;
+    if (d === undefined) this.deadlineOf.delete(n);
+    else this.deadlineOf.set(n, d);
+    if (this.minDirty) return;
+    if (old !== undefined && old === this.minDeadline) this.minDirty = true;
+    else if (d !== undefined && (this.minDeadline === undefined || d < this.minDeadline)) this.minDeadline = d;
   }
 
   snapshot(): Record<string, unknown> {
@@ -228,6 +247,7 @@ export class BgpApp implements NodeApp, StreamUser {
 
   private drain(n: Neighbor, nowUs: number): void {
     for (let out = n.session.poll(); out !== undefined; out = n.session.poll()) this.output(n, out, nowUs);
+    this.noteDeadline(n);
   }
 
   private output(n: Neighbor, out: BgpSessionOutput, nowUs: number): void {
