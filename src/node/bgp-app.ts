@@ -4,6 +4,8 @@
 
 import { formatIpv4 } from '../lib/addr.ts';
 import type { Rng } from '../lib/rng.ts';
+import type { NodeCommand } from '../lib/sans-io.ts';
+import { CEASE } from '../proto/bgp/errors.ts';
 import type { Decoded, Family } from '../proto/bgp/index.ts';
 import { BgpSession, type BgpSessionOutput, type ConnId, type PeerInfo } from '../proto/bgp/session.ts';
 import { TCP_PORT_BGP } from '../proto/ip/tcp-segment.ts';
@@ -125,6 +127,28 @@ export class BgpApp implements NodeApp, StreamUser {
       neighbors: [...this.neighbors.values()].map((n) => ({ name: n.cfg.name, peer: formatIpv4(n.cfg.peerAddr), peerAs: n.cfg.peerAs, state: n.session.state, stats: n.session.stats })),
       rib: this.processor.snapshot(),
     };
+  }
+
+  /**
+   * `clear-bgp`: resets the sessions with every neighbour or the one named (name or address, `*` for
+   * all). Each gets a Cease NOTIFICATION, Administrative Reset (RFC 4486 §4 subcode 4), its routes
+   * are withdrawn, and it starts again at once (ManualStart, RFC 4271 §8.1.2 Event 1).
+   */
+  command(c: NodeCommand, nowUs: number): boolean {
+    if (c.kind !== 'clear-bgp') return false;
+    const want = c.neighbor === undefined || c.neighbor === '*' ? undefined : c.neighbor;
+    const list = [...this.neighbors.values()].filter((n) => want === undefined || n.cfg.name === want || formatIpv4(n.cfg.peerAddr) === want);
+    if (!list.length) {
+      this.ctx.log('bgp', `clear bgp: no neighbour ${want}`);
+      return true;
+    }
+    if (!this.started) this.timer(nowUs); // listen and start first, as at the node's first wake-up
+    for (const n of list) {
+      this.ctx.log('bgp', `${n.cfg.name}: clear bgp (Administrative Reset)`);
+      this.input(n, { kind: 'stop', subcode: CEASE.ADMINISTRATIVE_RESET }, nowUs);
+      this.input(n, { kind: 'start' }, nowUs);
+    }
+    return true;
   }
 
   /** The session state of a neighbour (for tests and the inspector). */
