@@ -134,7 +134,7 @@ export class BgpApp implements NodeApp, StreamUser {
    * all). Each gets a Cease NOTIFICATION, Administrative Reset (RFC 4486 §4 subcode 4), its routes
    * are withdrawn, and it starts again at once (ManualStart, RFC 4271 §8.1.2 Event 1).
    */
-  command(c: NodeCommand, nowUs: number): boolean {
+  operatorCommand(c: NodeCommand, nowUs: number): boolean {
     if (c.kind !== 'clear-bgp') return false;
     const want = c.neighbor === undefined || c.neighbor === '*' ? undefined : c.neighbor;
     const list = [...this.neighbors.values()].filter((n) => want === undefined || n.cfg.name === want || formatIpv4(n.cfg.peerAddr) === want);

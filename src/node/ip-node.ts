@@ -242,7 +242,7 @@ export class IpNode implements SimNode, NodeContext {
           this.log('node', 'restarted');
         } else if (this.crashed) {
           this.log('node', `${c.kind}: the node is down`);
-        } else if (!this.probes.start(c, nowUs) && !this.apps.some((a) => a.command?.(c, nowUs))) {
+        } else if (!this.probes.start(c, nowUs) && !this.apps.some((a) => a.operatorCommand?.(c, nowUs))) {
           this.log('node', `${c.kind}: nothing on this node runs it${c.kind === 'clear-bgp' ? ' (no BGP)' : ''}`);
         }
         break;

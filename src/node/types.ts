@@ -231,5 +231,5 @@ export interface NodeApp {
   /** Every ESP SA the app has installed so far (see EspSaExport). */
   espSas?(): EspSaExport[];
   /** An operator command the node does not handle itself (e.g. `clear-bgp`); true if the app took it. */
-  command?(command: NodeCommand, nowUs: number): boolean;
+  operatorCommand?(command: NodeCommand, nowUs: number): boolean;
 }
