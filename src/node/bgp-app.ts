@@ -2,8 +2,11 @@
 // processor (the RIBs and decision process) and carrying its UPDATEs back out. Owns the plumbing
 // between sessions, TCP and the processor; never decides routes itself.
 
+import { concat } from '../lib/bytes.ts';
 import { formatIpv4 } from '../lib/addr.ts';
 import type { Rng } from '../lib/rng.ts';
+import type { NodeCommand } from '../lib/sans-io.ts';
+import { CEASE } from '../proto/bgp/errors.ts';
 import type { Decoded, Family } from '../proto/bgp/index.ts';
 import { BgpSession, type BgpSessionOutput, type ConnId, type PeerInfo } from '../proto/bgp/session.ts';
 import { TCP_PORT_BGP } from '../proto/ip/tcp-segment.ts';
@@ -161,14 +164,7 @@ export class BgpApp implements NodeApp, StreamUser {
     for (const n of this.neighbors.values()) {
       for (const [conn, q] of n.pending) {
         if (q.length > 1) {
-          let len = 0;
-          for (const b of q) len += b.length;
-          const all = new Uint8Array(len);
-          let at = 0;
-          for (const b of q) {
-            all.set(b, at);
-            at += b.length;
-          }
+          const all = concat(...q);
           q.length = 0;
           q.push(all);
         }
@@ -181,6 +177,28 @@ export class BgpApp implements NodeApp, StreamUser {
   stopNeighbor(name: string, nowUs: number, communication?: string): void {
     const n = this.neighbors.get(name);
     if (n) this.input(n, { kind: 'stop', subcode: 3, ...(communication !== undefined ? { communication } : {}) }, nowUs);
+  }
+
+  /**
+   * `clear-bgp`: resets the sessions with every neighbour or the one named (name or address, `*` for
+   * all). Each gets a Cease NOTIFICATION, Administrative Reset (RFC 4486 §4 subcode 4), its routes
+   * are withdrawn, and it starts again at once (ManualStart, RFC 4271 §8.1.2 Event 1).
+   */
+  operatorCommand(c: NodeCommand, nowUs: number): boolean {
+    if (c.kind !== 'clear-bgp') return false;
+    const want = c.neighbor === undefined || c.neighbor === '*' ? undefined : c.neighbor;
+    const list = [...this.neighbors.values()].filter((n) => want === undefined || n.cfg.name === want || formatIpv4(n.cfg.peerAddr) === want);
+    if (!list.length) {
+      this.ctx.log('bgp', `clear bgp: no neighbour ${want}`);
+      return true;
+    }
+    if (!this.started) this.timer(nowUs); // listen and start first, as at the node's first wake-up
+    for (const n of list) {
+      this.ctx.log('bgp', `${n.cfg.name}: clear bgp (Administrative Reset)`);
+      this.input(n, { kind: 'stop', subcode: CEASE.ADMINISTRATIVE_RESET }, nowUs);
+      this.input(n, { kind: 'start' }, nowUs);
+    }
+    return true;
   }
 
   /** The session state of a neighbour (for tests and the inspector). */
