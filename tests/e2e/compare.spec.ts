@@ -84,3 +84,32 @@ test('runs the loaded example in the four modes; the table matches headless runs
   await expect(panel).toBeHidden();
   expect(errors).toEqual([]);
 });
+
+test('"as N grows" runs N = 4, 8, 16, 32 in every mode; its rows agree with vpnlab compare', async ({ page }) => {
+  test.setTimeout(300_000);
+  // The CLI's scaling table for the two smallest sizes (child processes, as a user runs it).
+  const dir = mkdtempSync(join(tmpdir(), 'vpnlab-e2e-compare-'));
+  execFileSync(process.execPath, ['src/cli/bin.js', 'compare', '--sites', '4,8', '--out', dir, '--quiet']);
+  const cli = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')) as { rows: { sites: number; mode: string; status: string; sasTotal: number | null; configTotal: number | null; controlPackets: number | null }[] };
+  expect(cli.rows).toHaveLength(8);
+
+  await openReady(page);
+  await page.getByTestId('compare-toggle').click();
+  await page.getByTestId('compare-run-scale').click();
+  await expect(page.getByTestId('compare-state-scale')).toContainText('16 runs in', { timeout: 280_000 });
+  const table = page.getByTestId('compare-table-scale');
+  await expect(table.locator('tbody tr')).toHaveCount(16);
+  for (const r of cli.rows) {
+    const row = table.locator(`tr[data-sites="${r.sites}"][data-mode="${r.mode}"]`);
+    const what = `${r.sites} sites, ${r.mode}`;
+    await expect(row, what).toHaveAttribute('data-status', r.status);
+    await expect(row.locator('[data-field="sasTotal"]'), what).toHaveText(r.sasTotal === null ? '—' : String(r.sasTotal));
+    await expect(row.locator('[data-field="configTotal"]'), what).toHaveText(r.configTotal === null ? '—' : String(r.configTotal));
+    await expect(row.locator('[data-field="controlPackets"]'), what).toHaveText(r.controlPackets === null ? '—' : String(r.controlPackets));
+  }
+  // The chart draws a point for every value the table has in its four panels (SAs, config items,
+  // convergence time, control packets): an unconverged run has no convergence point.
+  const cells = async (field: string) => (await table.locator(`[data-field="${field}"]`).allTextContents()).filter((t) => t !== '—').length;
+  const points = (await cells('sasTotal')) + (await cells('configTotal')) + (await cells('controlPackets')) + (await table.locator('tr[data-status="converged"]').count());
+  await expect(page.getByTestId('compare-chart-scale').locator('svg circle')).toHaveCount(points);
+});
