@@ -73,6 +73,15 @@ test('runs the loaded example in the four modes; the table matches headless runs
   await expect(chart.locator('text', { hasText: 'ESP SAs in the network' })).toHaveCount(1);
   for (const mode of MODES) await expect(chart.locator('text', { hasText: new RegExp(`^${mode}$`) })).toHaveCount(1);
 
+  // Switching the loaded topology's mode keeps the rows (they cover every mode); another topology does not.
+  await page.getByTestId('mode').selectOption('mesh');
+  await expect(page.getByTestId('toolbar')).toHaveAttribute('data-phase', 'ready', { timeout: 30_000 });
+  await expect(page.getByTestId('mode')).toHaveValue('mesh');
+  await expect(page.getByTestId('compare-stale')).toHaveCount(0);
+  await page.getByTestId('example').selectOption('seed002-figure1.yaml');
+  await expect(page.getByTestId('topology-name')).not.toContainText('Seed 001 Figure 2');
+  await expect(page.getByTestId('compare-stale')).toBeVisible();
+
   // "As N grows": starts, shows progress, and stops on Cancel.
   await page.getByTestId('compare-run-scale').click();
   await expect(page.getByTestId('compare-progress-scale')).toContainText('run 1 of 16: 4 sites, l3vpn');
