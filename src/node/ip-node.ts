@@ -83,6 +83,8 @@ export class IpNode implements SimNode, NodeContext {
   /** Protocol applications (TCP and what runs on it, IKE, …), offered local packets in order. */
   private readonly apps: NodeApp[] = [];
   private started = false;
+  /** Time of the input being handled (locally originated packets are offered to apps with it). */
+  private nowUs = 0;
   readonly counters = {
     rxFrames: 0,
     txFrames: 0,
@@ -201,6 +203,7 @@ export class IpNode implements SimNode, NodeContext {
   }
 
   handle(input: NodeInput, nowUs: number): void {
+    this.nowUs = nowUs;
     switch (input.kind) {
       case 'rx':
         if (this.crashed) return;
@@ -306,6 +309,11 @@ export class IpNode implements SimNode, NodeContext {
   /** Forwards a whole IPv4 packet as if it had just arrived (e.g. a decapsulated inner packet). */
   forwardPacket(bytes: Uint8Array, nowUs: number): void {
     if (this.crashed) return;
+    // A decapsulated packet for this node itself (a host that ends a tunnel, seed 002 FIG. 3 #4).
+    if (bytes.length >= 20 && this.local.has(ipv4Dst(bytes))) {
+      this.deliverLocal(bytes, nowUs);
+      return;
+    }
     this.forward(bytes, nowUs);
   }
 
@@ -568,7 +576,9 @@ export class IpNode implements SimNode, NodeContext {
       dst,
       options: new Uint8Array(0),
     };
-    this.send(route.ifIndex, encodeIpv4(header, payload));
+    const bytes = encodeIpv4(header, payload);
+    for (const app of this.apps) if (app.originate?.(bytes, this.nowUs)) return;
+    this.send(route.ifIndex, bytes);
   }
 
   private icmpError(orig: Ipv4Header, bytes: Uint8Array, type: 3 | 11, code: number): void {

@@ -164,6 +164,11 @@ export interface NodeApp {
   receive(src: number, dst: number, protocol: number, payload: Uint8Array, nowUs: number, packet: Uint8Array): boolean;
   /** Offered every packet about to be forwarded (before the route lookup); true if it took it. */
   transit?(bytes: Uint8Array, nowUs: number): boolean;
+  /**
+   * Offered every packet the node itself originates (before the route lookup); true if it took it
+   * (RFC 4301 §5.1: outbound IPsec processing covers locally generated traffic too).
+   */
+  originate?(bytes: Uint8Array, nowUs: number): boolean;
   /** Called when the node wakes at or after this app's deadline (and once at start). */
   timer(nowUs: number): void;
   nextDeadlineUs(): number | undefined;

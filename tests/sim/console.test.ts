@@ -26,7 +26,7 @@ describe('console', async () => {
   it('show ip route [vrf NAME]', () => {
     expect(runCommand('show ip route vrf corp', at('pe1')).output).toMatch(/B> 10\.3\.0\.0\/24\s+via 10\.255\.0\.3 \(import pe3\)/);
     const global = runCommand('show ip route', at('ce-a')).output;
-    expect(global).toMatch(/C> 172\.16\.1\.0\/30\s+is directly connected, eth1 \(to pe1\)/);
+    expect(global).toMatch(/C> 172\.16\.1\.0\/30\s+is directly connected, eth3 \(to pe1\)/);
     expect(global).toMatch(/B> 10\.2\.0\.0\/24\s+via 172\.16\.1\.2, pe1/);
     const bad = runCommand('show ip route vrf nope', at('pe1'));
     expect(bad.error).toBe(true);
@@ -70,7 +70,7 @@ describe('console', async () => {
 
   it('shutdown / no shutdown become interface-up node commands; interface mode keeps the name', () => {
     const ni = at('ce-a').nodeIndex;
-    expect(runCommand('shutdown pe1', at('ce-a')).actions).toEqual([{ kind: 'node-command', nodeIndex: ni, command: { kind: 'interface-up', ifIndex: 1, up: false } }]);
+    expect(runCommand('shutdown pe1', at('ce-a')).actions).toEqual([{ kind: 'node-command', nodeIndex: ni, command: { kind: 'interface-up', ifIndex: 3, up: false } }]);
     const sel = runCommand('interface eth1', at('ce-a'));
     expect(sel.state).toEqual({ interface: 'eth1' });
     expect(prompt('ce-a', sel.state)).toBe('ce-a(config-if eth1)# ');
@@ -85,7 +85,7 @@ describe('console', async () => {
     expect(complete('show b', at('pe1'))).toEqual({ line: 'show bgp ', options: ['bgp'] });
     expect(complete('sh', at('pe1')).options).toEqual(['show', 'shutdown']);
     expect(complete('show ip route vrf c', at('pe1')).line).toBe('show ip route vrf corp ');
-    expect(complete('shutdown ', at('ce-a')).options).toEqual(['eth0', 'eth1']);
+    expect(complete('shutdown ', at('ce-a')).options).toEqual(['eth0', 'eth1', 'eth2', 'eth3']);
     expect(complete('show cr', at('ce-a')).line).toBe('show crypto ');
     expect(complete('zzz', at('ce-a'))).toEqual({ line: 'zzz', options: [] });
   });
