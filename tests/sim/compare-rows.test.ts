@@ -38,7 +38,7 @@ describe('compare rows: CLI and page agree', () => {
   const example = 'public/topologies/seed001-figure2.yaml';
   const exampleText = readFileSync(example, 'utf8');
 
-  for (const mode of ['l3vpn', 'mesh', 'group'] as Mode[]) {
+  for (const mode of ['l3vpn', 'mesh', 'gateway', 'group'] as Mode[]) {
     it(`seed001-figure2 in ${mode}`, async () => {
       const cli = await cliRow(example, mode);
       const page = await pageRow(exampleText, mode);
