@@ -18,6 +18,9 @@ import { tsLpm } from '../dataplane/lpm.ts';
 import { TsEspEngine } from '../dataplane/esp-ts.ts';
 import { IpsecApp } from '../node/ipsec-app.ts';
 import { meshTunnels } from './mesh-plan.ts';
+import { gatewayPlan } from './gateway-plan.ts';
+import { IkeApp } from '../node/ike-app.ts';
+import { securityGatewayIdentity } from '../proto/bgp/index.ts';
 import { BgpApp } from '../node/bgp-app.ts';
 import { RouterProcessor } from '../node/bgp-rib.ts';
 import { IpNode } from '../node/ip-node.ts';
@@ -25,6 +28,7 @@ import { installBgpRoutes } from '../node/bgp-fib.ts';
 import { VrfTables, vrfInspector, type VrfBinding } from '../node/vrf-forwarding.ts';
 import { TcpApp } from '../node/tcp-app.ts';
 import { bgpPlan } from './bgp-plan.ts';
+import { addGroupApps, groupPlan } from './group-plan.ts';
 import type { FlowConfig, InterfaceConfig, NodeConfig, NodeDataplane, RouteConfig, SimNode } from '../node/types.ts';
 
 /** The TypeScript reference engines: the default, and the fallback when WASM is not loaded. */
@@ -187,12 +191,31 @@ export function nodeConfig(topology: Topology, nodeIndex: number): NodeConfig {
 export function createSimNode(topology: Topology, nodeIndex: number, dataplane: NodeDataplane = REFERENCE_DATAPLANE): SimNode {
   const node = new IpNode(nodeConfig(topology, nodeIndex), dataplane.lpm);
   const tunnels = meshTunnels(topology, nodeIndex);
-  if (tunnels.length > 0) node.addApp(new IpsecApp(node, dataplane.newEsp(), tunnels));
+  // gateway mode (seed 002): IKE on UDP 500 and the SPD filled from local policy and BGP.
+  const gw = gatewayPlan(topology, nodeIndex);
+  const ike = gw ? new IkeApp(node, gw.ike, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_IKE))) : undefined;
+  const ipsec = tunnels.length > 0 || gw ? new IpsecApp(node, dataplane.newEsp(), tunnels, gw?.gateway, ike) : undefined;
+  if (ipsec) node.addApp(ipsec);
+  if (ike) node.addApp(ike);
+  // Seed 001 (`group` mode): GCKS + route reflector on the S/R, group members on the CEs.
+  const group = groupPlan(topology, nodeIndex);
+  if (group) addGroupApps(node, group, topology, nodeIndex, () => dataplane.newEsp());
   const plan = bgpPlan(topology, nodeIndex);
   if (plan) {
     const tcp = new TcpApp(node, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_TCP)));
     node.addApp(tcp);
-    const processor = new RouterProcessor(plan.router, plan.originated);
+    // A CE that asks for pre-established SAs sets the P flag of its Security Gateway Identity.
+    const originated = gw?.announcePreEstablish
+      ? plan.originated.map((r) => ({
+          ...r,
+          attributes: {
+            ...r.attributes,
+            extendedCommunities: (r.attributes.extendedCommunities ?? []).map((c) => (c.type === 'SECURITY_GATEWAY_IDENTITY' ? securityGatewayIdentity(c.gatewayAddress, { preEstablish: true }) : c)),
+          },
+        }))
+      : plan.originated;
+    const processor = new RouterProcessor(plan.router, originated);
+    if (ipsec && gw) processor.onRouteChange((change, nowUs) => ipsec.onRouteChange(change, nowUs));
     // BGP into the forwarding tables (the global table of a CE, a PE's VRFs), unless the underlay
     // already routes every customer prefix.
     if (!customerLansInUnderlay(topology)) {

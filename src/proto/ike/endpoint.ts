@@ -42,6 +42,12 @@ export interface IkeEndpointConfig {
   ed25519SecretKey?: Uint8Array;
   /** The peers we talk to: identity, credential, traffic policy. */
   peers: IkePeer[];
+  /**
+   * Peers not in `peers`, found when needed (e.g. seed 002: any gateway of the VPN, authenticated
+   * with the VPN's key): by the address an initiator talks to, and by the IDi a responder receives.
+   */
+  peerByAddr?: (addr: number) => IkePeer | undefined;
+  peerById?: (id: IkeId) => IkePeer | undefined;
   ikeProposal?: IkeProposalConfig;
   childSuites?: ChildSuite[];
   narrow?: TsNarrowFn;
@@ -194,7 +200,7 @@ export class IkeEndpoint implements SansIo<IkeEndpointInput, IkeEndpointOutput> 
         localId: c.localId,
         ...(c.ed25519SecretKey ? { ed25519SecretKey: c.ed25519SecretKey } : {}),
         ...(peer ? { peer } : {}),
-        findPeer: (id) => c.peers.find((p) => sameId(p.id, id)),
+        findPeer: (id) => c.peers.find((p) => sameId(p.id, id)) ?? c.peerById?.(id),
         ikeProposal: c.ikeProposal ?? IKE_PROPOSAL_DEFAULT,
         childSuites: c.childSuites ?? CHILD_SUITES_DEFAULT,
         ...(c.narrow ? { narrow: c.narrow } : {}),
@@ -272,7 +278,7 @@ export class IkeEndpoint implements SansIo<IkeEndpointInput, IkeEndpointOutput> 
       if (r.addr === command.peerAddr && r.port === port && !isTerminal(sa.state) && sa.state !== 'deleting')
         return this.drive(id, sa, { kind: 'command', command: { kind: 'create-child', child: command.child } }, nowUs);
     }
-    const peer = this.cfg.peers.find((p) => p.addr === command.peerAddr);
+    const peer = this.cfg.peers.find((p) => p.addr === command.peerAddr) ?? this.cfg.peerByAddr?.(command.peerAddr);
     if (!peer) {
       this.out({ kind: 'log', topic: 'ike', text: `no peer configured for ${formatIpv4(command.peerAddr)}` });
       return;

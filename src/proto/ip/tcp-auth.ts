@@ -4,6 +4,7 @@
 // and the per-connection signer/verifier; never decides what to do with a segment that fails
 // (the stack drops and counts it) and never implements a primitive itself (@noble does).
 
+import { concat } from '../../lib/bytes.ts';
 import { cmac } from '@noble/ciphers/aes.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { md5, sha1 } from '@noble/hashes/legacy.js';
@@ -183,15 +184,7 @@ export function tcpAoMac(
     for (const p of parts) h.update(p);
     full = h.digest();
   } else {
-    let n = 0;
-    for (const p of parts) n += p.length;
-    const msg = new Uint8Array(n);
-    let o = 0;
-    for (const p of parts) {
-      msg.set(p, o);
-      o += p.length;
-    }
-    full = cmac(msg, trafficKey);
+    full = cmac(concat(...parts), trafficKey);
   }
   return full.slice(0, TCP_AO_MAC_LEN);
 }

@@ -43,6 +43,7 @@ import {
   type TopoGroup,
   type TopoLink,
   type TopoNode,
+  type TopoPolicyEntry,
   type TopoVpn,
   type Topology,
   type TrafficDef,
@@ -389,6 +390,11 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
     if (v.routeReflector !== undefined && v.role !== 'pe' && v.role !== 'p') {
       errs.add(['nodes', i, 'routeReflector'], `expected routeReflector only on a pe or p node, got role ${quote(v.role)}`);
     }
+    for (const field of ['policy', 'ike'] as const) {
+      if (v[field] !== undefined && v.role !== 'ce' && v.role !== 'host') {
+        errs.add(['nodes', i, field], `expected ${field} only on a ce or host node, got role ${quote(v.role)}`);
+      }
+    }
     if (v.vrfs !== undefined && v.role !== 'pe') {
       errs.add(['nodes', i, 'vrfs'], `expected vrfs only on a pe node, got role ${quote(v.role)}`);
     }
@@ -597,6 +603,17 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
       const a = v.peAuth;
       node.peAuth = { kind: a.kind, key: a.key, peKey: a.peKey ?? a.key, algorithm: a.algorithm, keyId: a.keyId, peKeyId: a.peKeyId ?? a.keyId };
     }
+    if (v.role === 'ce' || v.role === 'host') {
+      const policy = resolvePolicy(i, v, links, ref, errs);
+      if (policy) node.policy = policy;
+      if (v.ike !== undefined) {
+        const ike = v.ike;
+        const lifetimeUs = parseDurationUs(ike.lifetime)!;
+        const rekeyUs = parseDurationUs(ike.rekey)!;
+        if (rekeyUs >= lifetimeUs) errs.add(['nodes', i, 'ike', 'rekey'], `expected a rekey time shorter than the lifetime (${ike.lifetime}), got ${quote(ike.rekey)}`);
+        node.ike = { establish: ike.establish, announce: ike.announce, lifetimeUs, rekeyUs, queueMax: ike.queue, ...(ike.psk !== undefined ? { psk: ike.psk } : {}) };
+      }
+    }
     nodes.push(node);
   }
 
@@ -622,7 +639,7 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
     if (prev !== undefined) errs.add(['vpns', i, 'id'], `expected a unique VPN id, got ${quote(v.id)} (also vpns[${prev}].id)`);
     else vpnIds.set(v.id, i);
     refList(['vpns', i, 'sites'], v.sites, 'ce');
-    vpns.push({ id: v.id, routeTarget: v.routeTarget, sites: [...v.sites] });
+    vpns.push({ id: v.id, routeTarget: v.routeTarget, sites: [...v.sites], ...(v.psk !== undefined ? { psk: v.psk } : {}) });
   }
 
   // --- groups
@@ -647,7 +664,19 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
       );
     }
     refList([...gp, 'members'], v.members, 'ce');
+    const schedule: NonNullable<TopoGroup['schedule']> = [];
+    for (const [k, ev] of v.schedule.entries()) {
+      const sp: Path = [...gp, 'schedule', k];
+      const who = ev.join ?? ev.leave;
+      if ((ev.join === undefined) === (ev.leave === undefined)) errs.add(sp, 'expected exactly one of join or leave');
+      else if (!v.members.includes(who!)) errs.add([...sp, ev.join !== undefined ? 'join' : 'leave'], `expected one of the group's members, got ${quote(who!)}`);
+      else schedule.push({ atUs: parseDurationUs(ev.at)!, kind: ev.join !== undefined ? 'join' : 'leave', member: who! });
+    }
+    schedule.sort((a, b) => a.atUs - b.atUs);
     groups.push({
+      ...(v.tekLifetime !== undefined ? { tekLifetimeS: Math.ceil(parseDurationUs(v.tekLifetime)! / 1e6) } : {}),
+      ...(v.kekLifetime !== undefined ? { kekLifetimeS: Math.ceil(parseDurationUs(v.kekLifetime)! / 1e6) } : {}),
+      ...(schedule.length ? { schedule } : {}),
       groupId: v.groupId,
       name: v.name ?? `group-${v.groupId}`,
       sr: sr ?? '',
@@ -708,4 +737,52 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
 
   if (errs.count > 0) return undefined;
   return { nodes, links, vpns, groups, traffic };
+}
+
+/**
+ * A ce's or host's security policy (seed 002 FIG. 3), checked and with default sources: a ce's
+ * trusted subnets, a host's own addresses. Undefined when the file gives none.
+ */
+function resolvePolicy(
+  i: number,
+  v: NodeFile,
+  links: readonly TopoLink[],
+  ref: (path: Path, id: string) => Indexed<NodeFile> | undefined,
+  errs: Errors,
+): TopoPolicyEntry[] | undefined {
+  if (v.policy === undefined) return undefined;
+  const own = links.flatMap((l) => [l.a, l.b]).filter((e) => e.node === v.id).map((e) => `${formatIpv4(e.addr)}/32`);
+  const list = (x: string | string[]) => (typeof x === 'string' ? [x] : [...x]);
+  let bgpAt: number | undefined;
+  return v.policy.map((e, k) => {
+    const ep: Path = ['nodes', i, 'policy', k];
+    let source = e.source !== undefined ? list(e.source) : v.role === 'ce' ? [...(v.trustedSubnets ?? [])] : own;
+    if (source.length === 0) {
+      errs.add([...ep, 'source'], `expected source prefixes (the node has no ${v.role === 'ce' ? 'trustedSubnets' : 'addresses'} to default to), got nothing`);
+      source = [];
+    }
+    const out: TopoPolicyEntry = { action: e.action, source, destination: e.destination === 'bgp' ? 'bgp' : list(e.destination) };
+    if (e.destination === 'bgp') {
+      if (e.action !== 'protect') errs.add([...ep, 'destination'], `expected prefixes for a ${e.action} entry, got "bgp" (only protect entries take their destinations from BGP)`);
+      else if (v.role !== 'ce') errs.add([...ep, 'destination'], `expected prefixes on a host (it speaks no BGP), got "bgp"`);
+      else if (bgpAt !== undefined) errs.add([...ep, 'destination'], `expected one entry with destination "bgp" per node, got another (also policy[${bgpAt}])`);
+      else bgpAt = k;
+      if (e.gateway !== undefined) errs.add([...ep, 'gateway'], `expected no gateway with destination "bgp" (BGP names each gateway), got ${quote(e.gateway)}`);
+    } else if (e.action === 'protect') {
+      if (e.gateway === undefined) errs.add([...ep, 'gateway'], 'expected the gateway (a ce or host node id, or an IPv4 address) of a protect entry with explicit destinations, got nothing');
+    } else {
+      if (e.gateway !== undefined) errs.add([...ep, 'gateway'], `expected no gateway on a ${e.action} entry, got ${quote(e.gateway)}`);
+      if (e.establish !== undefined) errs.add([...ep, 'establish'], `expected no establish on a ${e.action} entry, got ${quote(e.establish)}`);
+    }
+    if (e.gateway !== undefined) {
+      if (!IPV4_PATTERN.test(e.gateway)) {
+        const g = ref([...ep, 'gateway'], e.gateway);
+        if (g && g.v.role !== 'ce' && g.v.role !== 'host') errs.add([...ep, 'gateway'], `expected a ce or host node (a security gateway), got ${quote(e.gateway)} (role ${g.v.role})`);
+        else if (g && g.v.id === v.id) errs.add([...ep, 'gateway'], `expected another node than ${quote(v.id)} itself, got ${quote(e.gateway)}`);
+      }
+      out.gateway = e.gateway;
+    }
+    if (e.establish !== undefined) out.establish = e.establish;
+    return out;
+  });
 }

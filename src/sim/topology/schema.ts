@@ -368,6 +368,65 @@ export const VrfSchema = z
   )
   .meta({ title: 'VRF', description: 'A VPN routing and forwarding instance on a PE (RFC 4364).' });
 
+const establishErr = expecting('on-demand or pre-established');
+const EstablishSchema = z.enum(['on-demand', 'pre-established'], { error: establishErr });
+const prefixListErr = expecting('a prefix such as "10.1.0.0/24" or a list of them');
+const PrefixListSchema = z.union([PrefixSchema, z.array(PrefixSchema, { error: prefixListErr }).min(1, { error: prefixListErr })], { error: prefixListErr });
+const gatewayErr = expecting('a node id or an IPv4 address');
+
+export const PolicyEntrySchema = z
+  .strictObject(
+    {
+      action: z.enum(['protect', 'bypass', 'discard'], { error: expecting('protect, bypass or discard') }).meta({
+        description: 'RFC 4301 §4.4.1: PROTECT (ESP tunnel to a gateway), BYPASS (forward in clear) or DISCARD.',
+      }),
+      source: PrefixListSchema.optional().meta({
+        description: 'Local (source) prefixes, the locally configured half of the policy. Default: a ce\'s trustedSubnets, a host\'s own addresses.',
+      }),
+      destination: z
+        .union([z.literal('bgp'), PrefixListSchema], { error: expecting('"bgp", a prefix such as "10.1.0.0/24" or a list of them') })
+        .meta({
+          description:
+            'Remote (destination) prefixes, or "bgp" (protect only, one per node): the trusted subnets BGP advertises with a Security Gateway Identity, each through its own gateway (seed 002 FIG. 3 entry #1).',
+        }),
+      gateway: z
+        .string({ error: gatewayErr })
+        .regex(TARGET_PATTERN, { error: gatewayErr })
+        .optional()
+        .meta({ description: 'protect with explicit destinations: the tunnel\'s far end, a ce or host node id (its tunnel address) or an IPv4 address (FIG. 3 entries #3 and #4).' }),
+      establish: EstablishSchema.optional().meta({
+        description: 'protect only: build the SA on the first matching packet (on-demand) or as soon as the entry exists (pre-established).',
+      }),
+    },
+    { error: expecting('a policy entry such as { action: protect, destination: bgp }') },
+  )
+  .meta({ title: 'Policy entry', description: 'One SPD entry of a security gateway (seed 002 FIG. 3 configuration data 310), in order: the first match wins.' });
+
+export const IkeSchema = z
+  .strictObject(
+    {
+      psk: z.string({ error: expecting('a pre-shared key (text)') }).min(1, { error: expecting('a non-empty pre-shared key') }).optional().meta({
+        description: "IKEv2 pre-shared key of this gateway. Default: its VPN's psk.",
+      }),
+      establish: EstablishSchema.default('on-demand').meta({
+        description: 'For SPD entries learned from BGP whose Security Gateway Identity does not ask for pre-establishment.',
+      }),
+      announce: EstablishSchema.default('on-demand').meta({
+        description: 'What this gateway asks of the others in its Security Gateway Identity: pre-established sets the P flag (0x8000).',
+      }),
+      lifetime: duration(1000, 'a lifetime').default('3600s').meta(durationDoc('Child SA hard lifetime.')),
+      rekey: duration(1000, 'a rekey time').default('3000s').meta(durationDoc('Child SA soft lifetime: the creator rekeys then; less than lifetime.')),
+      queue: z
+        .int({ error: expecting('a queue length from 1 to 4096') })
+        .min(1, { error: expecting('a queue length from 1 to 4096') })
+        .max(4096, { error: expecting('a queue length from 1 to 4096') })
+        .default(32)
+        .meta({ description: 'Packets waiting for an SA, per SPD entry; more are dropped and counted.' }),
+    },
+    { error: expecting('IKE settings such as { psk: "secret" }') },
+  )
+  .meta({ title: 'IKE', description: 'IKEv2 and SA settings of a security gateway (ce, or a host that ends a tunnel).' });
+
 const keyIdErr = expecting('a TCP-AO KeyID from 0 to 255');
 const KeyIdSchema = z.int({ error: keyIdErr }).min(0, { error: keyIdErr }).max(255, { error: keyIdErr });
 const authKeyErr = expecting(`a key of 1 to ${PE_AUTH_KEY_BYTES_MAX} bytes (UTF-8)`);
@@ -417,6 +476,14 @@ export const NodeSchema = z
         description: 'ce only: protect the BGP sessions with its PEs with TCP-AO (RFC 5925) or TCP MD5 (RFC 2385), configured on both ends. Default: none.',
       }),
       vrfs: z.array(VrfSchema).optional().meta({ description: 'pe only: VRFs.' }),
+      policy: z
+        .array(PolicyEntrySchema)
+        .optional()
+        .meta({
+          description:
+            'ce or host: the security policy (SPD) in order, first match wins. Default for a ce in gateway mode: [{ action: protect, destination: bgp }].',
+        }),
+      ike: IkeSchema.optional().meta({ description: 'ce or host: IKEv2 and SA settings.' }),
       routeReflector: z
         .boolean({ error: expecting('true or false') })
         .optional()
@@ -439,6 +506,11 @@ export const VpnSchema = z
       id: IdSchema.meta({ description: 'Unique VPN id.' }),
       routeTarget: RouteTargetSchema.meta({ description: 'Route target of the VPN, e.g. "65000:1".' }),
       sites: z.array(nodeRef('A ce node in this VPN.')).min(1).meta({ description: 'The ce nodes of the VPN.' }),
+      psk: z
+        .string({ error: expecting('a pre-shared key (text)') })
+        .min(1, { error: expecting('a non-empty pre-shared key') })
+        .optional()
+        .meta({ description: 'gateway mode: the IKEv2 pre-shared key of every gateway of the VPN. Default: derived from the seed and the VPN id.' }),
     },
     { error: expecting('a VPN such as { id: blue, routeTarget: "65000:1", sites: [ce-a] }') },
   )
@@ -466,6 +538,27 @@ export const GroupSchema = z
         .boolean()
         .default(true)
         .meta({ description: 'Group policy: hand out new keys when a member is added or removed.' }),
+      tekLifetime: duration(10_000_000, 'a TEK lifetime')
+        .optional()
+        .meta(durationDoc('Lifetime of each data-security SA (TEK); the GCKS rekeys before it ends, old and new overlapping. Default "3600s", at least 10s.')),
+      kekLifetime: duration(10_000_000, 'a KEK lifetime')
+        .optional()
+        .meta(durationDoc('Lifetime of the rekey SA (KEK). Default "86400s", at least 10s.')),
+      schedule: z
+        .array(
+          z
+            .strictObject(
+              {
+                at: duration(0, 'a time').meta(durationDoc('When, from the start of the run.')),
+                join: nodeRef('A member that registers only at this time (not at the start).').optional(),
+                leave: nodeRef('A member the S/R device evicts at this time (RFC 9838 exclusion).').optional(),
+              },
+              { error: expecting('a membership change such as { at: 8s, join: ce-e } or { at: 12s, leave: ce-d }') },
+            )
+            .meta({ title: 'Membership change' }),
+        )
+        .default([])
+        .meta({ description: 'Members joining late or being removed while the run goes on.' }),
     },
     { error: expecting('a group such as { groupId: 1, members: [ce-a, ce-b] }') },
   )

@@ -89,6 +89,31 @@ export interface TopoNode {
   routeReflector: boolean;
   /** Drawing position, when the file gives one. */
   position?: { x: number; y: number };
+  /** ce or host: the security policy in SPD order, as written (sources defaulted). */
+  policy?: TopoPolicyEntry[];
+  /** ce or host: IKEv2 and SA settings. */
+  ike?: TopoIke;
+}
+
+/** One SPD entry of a security gateway (seed 002 FIG. 3). */
+export interface TopoPolicyEntry {
+  action: 'protect' | 'bypass' | 'discard';
+  /** Local (source) prefixes. */
+  source: string[];
+  /** Remote (destination) prefixes, or 'bgp' for the entries BGP fills in. */
+  destination: string[] | 'bgp';
+  /** protect with explicit destinations: a ce/host node id or an IPv4 address, as written. */
+  gateway?: string;
+  establish?: 'on-demand' | 'pre-established';
+}
+
+export interface TopoIke {
+  psk?: string;
+  establish: 'on-demand' | 'pre-established';
+  announce: 'on-demand' | 'pre-established';
+  lifetimeUs: number;
+  rekeyUs: number;
+  queueMax: number;
 }
 
 export interface TopoVpn {
@@ -96,6 +121,8 @@ export interface TopoVpn {
   routeTarget: string;
   /** ce node ids. */
   sites: string[];
+  /** gateway mode: the VPN's IKEv2 pre-shared key, when the file gives one. */
+  psk?: string;
 }
 
 export interface TopoGroup {
@@ -108,6 +135,11 @@ export interface TopoGroup {
   /** seed 001: member list in the registration request, or auto-discovery by group id. */
   discovery: 'member-list' | 'auto';
   rekeyOnMembershipChange: boolean;
+  /** TEK and KEK lifetimes in whole seconds (defaults 3600 and 86400 when absent). */
+  tekLifetimeS?: number;
+  kekLifetimeS?: number;
+  /** Members that register late (`join`) or that the S/R evicts (`leave`), in time order. */
+  schedule?: { atUs: number; kind: 'join' | 'leave'; member: string }[];
 }
 
 /** Where a flow starts and what the file called its destination; the rest is the node's flow. */

@@ -62,17 +62,25 @@ describe('examples', () => {
   it('seed002-figure1.yaml loads: three security-gateway CEs, three PEs, one VPN', () => {
     const t = loaded(loadTopology(example('seed002-figure1.yaml')));
     expect(t.mode).toBe('gateway');
-    expect(t.nodes).toHaveLength(10);
-    expect(t.links).toHaveLength(9);
+    expect(t.nodes).toHaveLength(12);
+    expect(t.links).toHaveLength(11);
     expect(t.nodes.filter((n) => n.role === 'ce').map((n) => n.trustedSubnets)).toEqual([
       ['10.1.0.0/24'],
       ['10.2.0.0/24'],
       ['10.3.0.0/24'],
     ]);
     expect(t.nodes.filter((n) => n.role === 'pe')).toHaveLength(3);
-    expect(t.vpns).toEqual([{ id: 'corp', routeTarget: '65000:100', sites: ['ce-a', 'ce-b', 'ce-c'] }]);
+    expect(t.vpns).toEqual([{ id: 'corp', routeTarget: '65000:100', sites: ['ce-a', 'ce-b', 'ce-c'], psk: 'corp-vpn-2026' }]);
+    // FIG. 3's four kinds of entry in CE 140-3's policy, and the host that ends entry #4's tunnel.
+    expect(t.nodes.find((n) => n.id === 'ce-c')!.policy!.map((e) => [e.action, e.destination, e.gateway ?? '-'])).toEqual([
+      ['protect', ['10.1.0.99/32'], 'h-z'],
+      ['bypass', ['10.1.0.128/25'], '-'],
+      ['protect', ['10.2.0.0/24'], 'ce-b'],
+      ['protect', 'bgp', '-'],
+    ]);
+    expect(t.nodes.find((n) => n.id === 'h-z')!.policy![0]!.source).toEqual(['10.1.0.99/32']);
     expect(t.groups).toEqual([]);
-    expect(t.traffic.filter((f) => f.kind === 'ping')).toHaveLength(3);
+    expect(t.traffic.filter((f) => f.kind === 'ping')).toHaveLength(5);
     for (const n of t.nodes) expect(n.position, n.id).toBeDefined();
   });
 
@@ -172,7 +180,7 @@ describe('errors', () => {
 
   it('an invalid node is not reported again wherever it is referenced', () => {
     const text = example('seed002-figure1.yaml').replace('role: p\n', 'role: router\n');
-    expect(lines(loadTopology(text))).toEqual(['nodes[9].role: expected one of "host", "ce", "pe", "p", "sr", got "router"']);
+    expect(lines(loadTopology(text))).toEqual(['nodes[11].role: expected one of "host", "ce", "pe", "p", "sr", got "router"']);
   });
 
   it('reports YAML syntax errors with line and column, and nothing else', () => {
