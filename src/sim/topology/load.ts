@@ -183,6 +183,12 @@ export function loadTopology(text: string, opts: LoadOptions = {}): LoadResult {
   const resolved = resolve(parts, errs);
   if (!parsed.success || errs.count > 0 || !resolved) return fail(errs, doc, lineCounter);
   const file = parsed.data;
+  // Seed 001's group mode needs an S/R device and its members: without a group it would only run
+  // the sites in clear, which is not what a trainee asked for.
+  if ((opts.mode ?? file.mode) === 'group' && resolved.groups.length === 0) {
+    errs.add(opts.mode !== undefined ? [] : ['mode'], 'group mode needs at least one entry in `groups` (an S/R device and its members); this file has none: run it in l3vpn, mesh or gateway mode, or add a group');
+    return fail(errs, doc, lineCounter);
+  }
   return {
     ok: true,
     topology: {
