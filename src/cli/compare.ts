@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compareChartSvg } from '../sim/chart.ts';
-import { failedRow, formatCompareTable, rowFromReport, type CompareResult, type CompareRow, type RunMeasure } from '../sim/compare.ts';
+import { COMPARE_SLICES_DEFAULT, COMPARE_UNTIL_S_DEFAULT, failedRow, formatCompareTable, rowFromReport, type CompareResult, type CompareRow, type RunMeasure } from '../sim/compare.ts';
 import { checkGenerateOptions, generateTopology, GenerateError } from '../sim/generate.ts';
 import type { Report } from '../sim/snapshot.ts';
 import { MODES, type Mode } from '../sim/topology/types.ts';
@@ -94,13 +94,13 @@ export async function compareCommand(argv: string[], out: (s: string) => void, e
   const modes = (v.modes ?? MODES.join(',')).split(',').map((m) => m.trim()) as Mode[];
   for (const m of modes) if (!(MODES as readonly string[]).includes(m)) problems.push(`--modes: expected a list of ${MODES.join(', ')}, got "${m}"`);
   const vpns = intOption('vpns', v.vpns, problems, 1) ?? 1;
-  const untilS = v.until === undefined ? 10 : Number(v.until);
+  const untilS = v.until === undefined ? COMPARE_UNTIL_S_DEFAULT : Number(v.until);
   if (!(Number.isFinite(untilS) && untilS > 0)) problems.push(`--until: expected seconds (a number > 0), got "${v.until}"`);
   const runtime = v.runtime ?? 'single';
   if (runtime !== 'single' && runtime !== 'workers') problems.push(`--runtime: expected single or workers, got "${v.runtime}"`);
   const timeoutS = v.timeout === undefined ? 900 : Number(v.timeout);
   if (!(Number.isFinite(timeoutS) && timeoutS > 0)) problems.push(`--timeout: expected seconds (a number > 0), got "${v.timeout}"`);
-  const slices = intOption('slices', v.slices, problems, 1) ?? 50;
+  const slices = intOption('slices', v.slices, problems, 1) ?? COMPARE_SLICES_DEFAULT;
   for (const n of sizes) {
     try {
       checkGenerateOptions({ sites: n, vpns });

@@ -8,10 +8,7 @@ import { parseArgs } from 'node:util';
 import { createLab } from '../runtime/node.ts';
 import type { RuntimeKind } from '../runtime/lab.ts';
 import type { DataplaneKind } from '../runtime/dataplane.ts';
-import { buildReport } from '../sim/snapshot.ts';
-import { analyseBackbone, backboneLinks } from '../sim/backbone-tap.ts';
-import { ConvergenceTracker } from '../sim/convergence.ts';
-import { decodePcap } from '../sim/pcap.ts';
+import { reportTaps, runForReport } from '../runtime/report-run.ts';
 import { generateCommand, GENERATE_USAGE } from './generate.ts';
 import { compareCommand, COMPARE_USAGE } from './compare.ts';
 import { espSaLines } from '../sim/esp-keys.ts';
@@ -125,7 +122,7 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   const untilUs = Math.round(untilS * 1_000_000);
   const quiet = v.quiet ?? false;
   // The report's backbone tap reads the captures of the provider links, so those are always tapped.
-  const tapped = v.report ? backboneLinks(topology).map((b) => b.link.index) : [];
+  const tapped = v.report ? reportTaps(topology) : [];
   const lab = await createLab(topology, {
     runtime,
     dataplane,
@@ -138,42 +135,29 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
   try {
     // Run in slices so a long run shows where it is.
     // With --report, a snapshot after every slice follows convergence (resolution: one slice).
-    const sliceUs = Math.max(1, Math.ceil(untilUs / slices));
-    const tracker = v.report ? new ConvergenceTracker(topology) : undefined;
-    const runStart = performance.now();
     let lastPrint = performance.now();
     let printed = false;
-    for (let t = Math.min(sliceUs, untilUs); ; t = Math.min(t + sliceUs, untilUs)) {
-      await lab.runUntil(t);
-      if (tracker) tracker.sample(await lab.snapshot());
-      const now = performance.now();
-      if (!quiet && now - lastPrint > 500) {
-        errOut(`\r[vpnlab] t=${(t / 1e6).toFixed(3)} s of ${untilS} s (${Math.round((100 * t) / Math.max(1, untilUs))}%)`);
-        lastPrint = now;
-        printed = true;
-      }
-      if (t >= untilUs) break;
-    }
+    const { snapshot: snap, report, runWallS } = await runForReport(lab, {
+      untilUs,
+      slices,
+      report: Boolean(v.report),
+      detail: detail as 'full' | 'summary',
+      onSlice: (t) => {
+        const now = performance.now();
+        if (!quiet && now - lastPrint > 500) {
+          errOut(`\r[vpnlab] t=${(t / 1e6).toFixed(3)} s of ${untilS} s (${Math.round((100 * t) / Math.max(1, untilUs))}%)`);
+          lastPrint = now;
+          printed = true;
+        }
+      },
+    });
     if (printed) errOut('\n');
-    const runWallS = (performance.now() - runStart) / 1000;
-    const snap = await lab.snapshot();
     if (v.pcap) {
       await mkdir(v.pcap, { recursive: true });
       for (const link of topology.links) {
         await writeFile(join(v.pcap, `${link.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.pcap`), await lab.pcap(link.index));
       }
     }
-    let extras = {};
-    if (v.report && tracker) {
-      const captures = new Map<number, ReturnType<typeof decodePcap>['records']>();
-      for (const i of tapped) captures.set(i, decodePcap(await lab.pcap(i)).records);
-      const tap = analyseBackbone(topology, (i) => captures.get(i) ?? []);
-      extras = {
-        tap,
-        convergence: { convergedAtUs: tracker.convergedAtUs ?? null, sampleIntervalUs: sliceUs, samples: tracker.samples, last: tracker.last ?? null },
-      };
-    }
-    const report = { ...buildReport(topology, snap, runtime, { ...extras, detail: detail as 'full' | 'summary' }), dataplane: lab.dataplane };
     if (v.keys) await writeFile(v.keys, espSaLines(snap.nodes.flatMap((n) => n.espSas)).map((l) => `${l}\n`).join(''));
     if (v.report) await writeFile(v.report, `${JSON.stringify(report, null, 2)}\n`);
     const wallS = (performance.now() - wallStart) / 1000;

@@ -65,6 +65,8 @@ export const RNG_STREAM = {
   NODE_BGP: 1,
   NODE_IKE: 2,
   NODE_GKM: 3,
+  /** Long-term group credentials (seed 001): a member's PSK, the GCKS's Ed25519 key (sim/group-plan.ts). */
+  NODE_GKM_CREDENTIAL: 4,
 } as const;
 
 /** The stream of consumer `k` on node `index`. */

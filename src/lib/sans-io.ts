@@ -23,7 +23,20 @@ export type NodeInput =
 export type NodeCommand =
   | { kind: 'interface-up'; ifIndex: number; up: boolean }
   | { kind: 'crash' }
-  | { kind: 'restart' };
+  | { kind: 'restart' }
+  /**
+   * Starts a ping at run time (a console's `ping`): `count` ICMP echo requests of `sizeBytes` data
+   * every `intervalUs`, from the address of the interface toward `dst` (dotted quad). Its results
+   * are a run-time flow in the node's snapshot, apart from the configured flows.
+   */
+  | { kind: 'ping'; dst: string; count: number; sizeBytes: number; intervalUs: number }
+  /** Traces the path to `dst`: UDP probes with TTL 1..`maxHops` to ports 33434 and up (a run-time flow too). */
+  | { kind: 'traceroute'; dst: string; maxHops: number }
+  /**
+   * Resets BGP sessions (`clear bgp`): every one, or the neighbour named (its name or address). Sends
+   * a Cease NOTIFICATION, Administrative Reset (RFC 4486 §4 subcode 4), and starts the session again.
+   */
+  | { kind: 'clear-bgp'; neighbor?: string };
 
 /** Outputs every node produces. */
 export type NodeOutput =

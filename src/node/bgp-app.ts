@@ -2,8 +2,11 @@
 // processor (the RIBs and decision process) and carrying its UPDATEs back out. Owns the plumbing
 // between sessions, TCP and the processor; never decides routes itself.
 
+import { concat } from '../lib/bytes.ts';
 import { formatIpv4 } from '../lib/addr.ts';
 import type { Rng } from '../lib/rng.ts';
+import type { NodeCommand } from '../lib/sans-io.ts';
+import { CEASE } from '../proto/bgp/errors.ts';
 import type { Decoded, Family } from '../proto/bgp/index.ts';
 import { BgpSession, type BgpSessionOutput, type ConnId, type PeerInfo } from '../proto/bgp/session.ts';
 import { TCP_PORT_BGP } from '../proto/ip/tcp-segment.ts';
@@ -64,6 +67,12 @@ export class BgpApp implements NodeApp, StreamUser {
   private readonly neighbors = new Map<string, Neighbor>();
   private readonly byTcp = new Map<TcpConnId, Neighbor>();
   private started = false;
+  /** Inside flushUpdates: queue UPDATEs without writing them yet. */
+  private corked = false;
+  /** Each session's next deadline (sessions without one are absent) and their minimum. */
+  private readonly deadlineOf = new Map<Neighbor, number>();
+  private minDeadline: number | undefined;
+  private minDirty = true;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -102,20 +111,35 @@ export class BgpApp implements NodeApp, StreamUser {
       for (const n of this.neighbors.values()) this.input(n, { kind: 'start' }, nowUs);
       return;
     }
-    for (const n of this.neighbors.values()) {
-      const d = n.session.nextDeadlineUs();
-      if (d !== undefined && d <= nowUs) this.input(n, { kind: 'timer' }, nowUs);
-    }
+    const due: Neighbor[] = [];
+    for (const [n, d] of this.deadlineOf) if (d <= nowUs) due.push(n);
+    for (const n of due) this.input(n, { kind: 'timer' }, nowUs);
   }
 
   nextDeadlineUs(): number | undefined {
     if (!this.started) return 0;
-    let t: number | undefined;
-    for (const n of this.neighbors.values()) {
-      const d = n.session.nextDeadlineUs();
-      if (d !== undefined && (t === undefined || d < t)) t = d;
+    if (this.minDirty) {
+      let t: number | undefined;
+      for (const d of this.deadlineOf.values()) if (t === undefined || d < t) t = d;
+      this.minDeadline = t;
+      this.minDirty = false;
     }
-    return t;
+    return this.minDeadline;
+  }
+
+  /**
+   * Keeps each session's deadline and their minimum without asking every session at every wake-up
+   * (a route reflector with N clients would pay O(N) per event). Called after each session input.
+   */
+  private noteDeadline(n: Neighbor): void {
+    const d = n.session.nextDeadlineUs();
+    const old = this.deadlineOf.get(n);
+    if (d === old) return;
+    if (d === undefined) this.deadlineOf.delete(n);
+    else this.deadlineOf.set(n, d);
+    if (this.minDirty) return;
+    if (old !== undefined && old === this.minDeadline) this.minDirty = true;
+    else if (d !== undefined && (this.minDeadline === undefined || d < this.minDeadline)) this.minDeadline = d;
   }
 
   snapshot(): Record<string, unknown> {
@@ -125,6 +149,56 @@ export class BgpApp implements NodeApp, StreamUser {
       neighbors: [...this.neighbors.values()].map((n) => ({ name: n.cfg.name, peer: formatIpv4(n.cfg.peerAddr), peerAs: n.cfg.peerAs, state: n.session.state, stats: n.session.stats })),
       rib: this.processor.snapshot(),
     };
+  }
+
+  /** Hands the route processor's pending UPDATEs to the sessions now (a processor that batches them). */
+  flushUpdates(nowUs: number): void {
+    // Corked: the UPDATEs of one flush reach TCP as one write per neighbour, so they leave in full
+    // segments instead of one segment each (our TCP has no Nagle, RFC 9293 §3.7.4).
+    this.corked = true;
+    try {
+      this.pump(nowUs);
+    } finally {
+      this.corked = false;
+    }
+    for (const n of this.neighbors.values()) {
+      for (const [conn, q] of n.pending) {
+        if (q.length > 1) {
+          const all = concat(...q);
+          q.length = 0;
+          q.push(all);
+        }
+        this.flush(n, conn, nowUs);
+      }
+    }
+  }
+
+  /** Stops one neighbour's session (Cease, RFC 4486 §4 subcode 3 "Peer De-configured"); it stays Idle. */
+  stopNeighbor(name: string, nowUs: number, communication?: string): void {
+    const n = this.neighbors.get(name);
+    if (n) this.input(n, { kind: 'stop', subcode: 3, ...(communication !== undefined ? { communication } : {}) }, nowUs);
+  }
+
+  /**
+   * `clear-bgp`: resets the sessions with every neighbour or the one named (name or address, `*` for
+   * all). Each gets a Cease NOTIFICATION, Administrative Reset (RFC 4486 §4 subcode 4), its routes
+   * are withdrawn, and it starts again at once (ManualStart, RFC 4271 §8.1.2 Event 1).
+   */
+  operatorCommand(c: NodeCommand, nowUs: number): boolean {
+    if (c.kind !== 'clear-bgp') return false;
+    const want = c.neighbor === undefined || c.neighbor === '*' ? undefined : c.neighbor;
+    const list = [...this.neighbors.values()].filter((n) => want === undefined || n.cfg.name === want || formatIpv4(n.cfg.peerAddr) === want);
+    if (!list.length) {
+      this.ctx.log('bgp', `clear bgp: no neighbour ${want}`);
+      return true;
+    }
+    if (!this.started) this.timer(nowUs); // listen and start first, as at the node's first wake-up
+    for (const n of list) {
+      this.ctx.log('bgp', `${n.cfg.name}: clear bgp (Administrative Reset)`);
+      this.input(n, { kind: 'stop', subcode: CEASE.ADMINISTRATIVE_RESET }, nowUs);
+      this.input(n, { kind: 'start' }, nowUs);
+    }
+    return true;
   }
 
   /** The session state of a neighbour (for tests and the inspector). */
@@ -191,6 +265,7 @@ export class BgpApp implements NodeApp, StreamUser {
 
   private drain(n: Neighbor, nowUs: number): void {
     for (let out = n.session.poll(); out !== undefined; out = n.session.poll()) this.output(n, out, nowUs);
+    this.noteDeadline(n);
   }
 
   private output(n: Neighbor, out: BgpSessionOutput, nowUs: number): void {
@@ -212,7 +287,7 @@ export class BgpApp implements NodeApp, StreamUser {
         const q = n.pending.get(conn) ?? [];
         q.push(out.bytes);
         n.pending.set(conn, q);
-        this.flush(n, conn, nowUs);
+        if (!this.corked) this.flush(n, conn, nowUs);
         return;
       }
       case 'close': {

@@ -26,6 +26,7 @@ import { tsLpm, type Ipv4LpmTable, type LpmEngine } from '../dataplane/lpm.ts';
 import { decodeLabelStack, encodeLabelStack, IP_PROTO_MPLS_IN_IP } from '../proto/mpls/label-stack.ts';
 import type { VrfTables } from './vrf-forwarding.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
+import { RuntimeProbes } from './probes.ts';
 import type { FlowConfig, FlowDropReason, FlowStats, NodeApp, NodeConfig, NodeContext, NodeSnapshot, RouteConfig, SimNode } from './types.ts';
 
 export const DEFAULT_TTL = 64;
@@ -87,6 +88,12 @@ export class IpNode implements SimNode, NodeContext {
   /** Protocol applications (TCP and what runs on it, IKE, …), offered local packets in order. */
   private readonly apps: NodeApp[] = [];
   private started = false;
+  /** Pings and traceroutes started by operator commands (run-time flows). */
+  private readonly probes = new RuntimeProbes({
+    sourceFor: (dst) => this.sourceFor(dst),
+    sendProbe: (dst, protocol, payload, src, ttl) => this.sendIp(dst, protocol, payload, src, ttl),
+    log: (topic, text) => this.log(topic, text),
+  });
   /** Time of the input being handled (locally originated packets are offered to apps with it). */
   private nowUs = 0;
   readonly counters = {
@@ -217,6 +224,7 @@ export class IpNode implements SimNode, NodeContext {
       case 'timer':
         if (this.crashed) return;
         this.runFlows(nowUs);
+        this.probes.timer(nowUs);
         for (const app of this.apps) {
           const d = app.nextDeadlineUs();
           if (!this.started || (d !== undefined && d <= nowUs)) app.timer(nowUs);
@@ -237,6 +245,10 @@ export class IpNode implements SimNode, NodeContext {
         } else if (c.kind === 'restart') {
           this.crashed = false;
           this.log('node', 'restarted');
+        } else if (this.crashed) {
+          this.log('node', `${c.kind}: the node is down`);
+        } else if (!this.probes.start(c, nowUs) && !this.apps.some((a) => a.operatorCommand?.(c, nowUs))) {
+          this.log('node', `${c.kind}: nothing on this node runs it${c.kind === 'clear-bgp' ? ' (no BGP)' : ''}`);
         }
         break;
       }
@@ -259,11 +271,14 @@ export class IpNode implements SimNode, NodeContext {
       const d = app.nextDeadlineUs();
       if (d !== undefined && (t === undefined || d < t)) t = d;
     }
+    const p = this.probes.nextDeadlineUs();
+    if (p !== undefined && (t === undefined || p < t)) t = p;
     return t;
   }
 
   snapshot(): NodeSnapshot {
     const appFlows = this.apps.flatMap((a) => (a.flowStats ? [a.flowStats()] : []));
+    const runtimeFlows = this.probes.snapshot();
     return {
       id: this.config.id,
       role: this.config.role,
@@ -294,6 +309,7 @@ export class IpNode implements SimNode, NodeContext {
       routes: this.fib.size,
       apps: Object.fromEntries(this.apps.map((a) => [a.name, a.snapshot()])),
       espSas: this.apps.flatMap((a) => a.espSas?.() ?? []),
+      ...(runtimeFlows.length ? { runtimeFlows } : {}),
     };
   }
 
@@ -334,22 +350,22 @@ export class IpNode implements SimNode, NodeContext {
       this.counters.dropMalformed++;
       return;
     }
-    if (!decrementTtlInPlace(bytes)) {
-      this.counters.dropTtl++;
-      this.icmpError(dec.value.header, bytes, 11, 0); // RFC 792: time exceeded in transit
-      return;
-    }
-    // An application may take the packet (the IPsec of a security gateway protecting it).
-    for (const app of this.apps) if (app.transit?.(bytes, nowUs)) return;
     // RFC 4364 §5: a packet from a CE is looked up in the VRF of the interface it came in on. A miss
     // falls back to the global table: the provider-assigned access addresses (CE tunnel endpoints,
     // the S/R device) and the provider's own addresses are routed there, never customer prefixes.
     const vrf = inIf === undefined ? undefined : this.vrfs?.vrfOfInterface(inIf);
+    if (!decrementTtlInPlace(bytes)) {
+      this.counters.dropTtl++;
+      this.icmpError(dec.value.header, bytes, 11, 0, vrf, inIf); // RFC 792: time exceeded in transit
+      return;
+    }
+    // An application may take the packet (the IPsec of a security gateway protecting it).
+    for (const app of this.apps) if (app.transit?.(bytes, nowUs)) return;
     if (vrf !== undefined && this.forwardInVrf(vrf, bytes, dec.value.header)) return;
     const route = this.lookup(dec.value.header.dst);
     if (!route) {
       this.counters.dropNoRoute++;
-      this.icmpError(dec.value.header, bytes, 3, 0); // RFC 792: destination (net) unreachable
+      this.icmpError(dec.value.header, bytes, 3, 0, vrf, inIf); // RFC 792: destination (net) unreachable
       return;
     }
     this.counters.forwarded++;
@@ -417,6 +433,7 @@ export class IpNode implements SimNode, NodeContext {
     this.counters.mplsDecapsulated++;
     if (!decrementTtlInPlace(bytes)) {
       this.counters.dropTtl++;
+      this.icmpError(dec.value.header, bytes, 11, 0, vrf); // RFC 792, answered within the VRF (as traceroute across a VPN shows the egress PE)
       return;
     }
     const route = this.vrfs!.lookup(vrf, dec.value.header.dst);
@@ -447,9 +464,10 @@ export class IpNode implements SimNode, NodeContext {
       if (m.type === 'echo-request') {
         this.sendIp(header.src, IP_PROTO_ICMP, encodeIcmp({ type: 'echo-reply', identifier: m.identifier, sequence: m.sequence, data: m.data }), header.dst);
       } else if (m.type === 'echo-reply') {
-        this.pingReply(m.identifier, m.sequence, header, nowUs, payload.length);
-      } else {
-        if (m.type === 'destination-unreachable' || m.type === 'time-exceeded') this.flowIcmpError(m.type === 'time-exceeded' ? 'ttlExceeded' : 'unreachable', m.original);
+        if (!this.probes.echoReply(m.identifier, m.sequence, header.src, header.ttl, payload.length, nowUs)) this.pingReply(m.identifier, m.sequence, header, nowUs, payload.length);
+      } else if (m.type === 'destination-unreachable' || m.type === 'time-exceeded') {
+        if (this.probes.icmpError(m, header.src, nowUs)) return;
+        this.flowIcmpError(m.type === 'time-exceeded' ? 'ttlExceeded' : 'unreachable', m.original);
         this.log('icmp', `${m.type} from ${formatIpv4(header.src)}`);
       }
     } else if (header.protocol === IP_PROTO_MPLS_IN_IP && this.vrfs) {
@@ -463,19 +481,21 @@ export class IpNode implements SimNode, NodeContext {
         return;
       }
       const p = udp.value.payload;
-      if (p.length >= 12) {
-        const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
-        if (dv.getUint32(0) === FLOW_MAGIC) {
-          const index = dv.getUint32(4);
-          let r = this.received.get(index);
-          if (!r) this.received.set(index, (r = { received: 0, bytes: 0, hist: new LatencyHistogram() }));
-          r.received++;
-          r.bytes += p.length;
-          if (p.length >= FLOW_TIMESTAMP_MIN_BYTES) {
-            const sentUs = dv.getFloat64(12);
-            if (Number.isFinite(sentUs) && sentUs >= 0 && sentUs <= nowUs) r.hist.record(nowUs - sentUs);
-          }
-        }
+      const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
+      if (p.length < 12 || dv.getUint32(0) !== FLOW_MAGIC) {
+        // Nothing listens on that port (test flows' datagrams are taken by their sink, whatever
+        // the port): RFC 792 / RFC 1122 3.2.2.1 destination unreachable, port unreachable.
+        this.icmpError(header, bytes, 3, 3);
+        return;
+      }
+      const index = dv.getUint32(4);
+      let r = this.received.get(index);
+      if (!r) this.received.set(index, (r = { received: 0, bytes: 0, hist: new LatencyHistogram() }));
+      r.received++;
+      r.bytes += p.length;
+      if (p.length >= FLOW_TIMESTAMP_MIN_BYTES) {
+        const sentUs = dv.getFloat64(12);
+        if (Number.isFinite(sentUs) && sentUs >= 0 && sentUs <= nowUs) r.hist.record(nowUs - sentUs);
       }
     }
   }
@@ -567,7 +587,7 @@ export class IpNode implements SimNode, NodeContext {
     return r ? this.config.interfaces[r.ifIndex]?.addr : undefined;
   }
 
-  sendIp(dst: number, protocol: number, payload: Uint8Array, src?: number): void {
+  sendIp(dst: number, protocol: number, payload: Uint8Array, src?: number, ttl = DEFAULT_TTL): void {
     const route = this.lookup(dst);
     if (!route) {
       this.counters.dropNoRoute++;
@@ -580,7 +600,7 @@ export class IpNode implements SimNode, NodeContext {
       dontFragment: false,
       moreFragments: false,
       fragmentOffset: 0,
-      ttl: DEFAULT_TTL,
+      ttl,
       protocol,
       src: src ?? this.config.interfaces[route.ifIndex]!.addr,
       dst,
@@ -591,13 +611,28 @@ export class IpNode implements SimNode, NodeContext {
     this.send(route.ifIndex, bytes);
   }
 
-  private icmpError(orig: Ipv4Header, bytes: Uint8Array, type: 3 | 11, code: number): void {
+  /**
+   * Sends an ICMP error about `bytes` to its source (RFC 792). `vrf`: the packet belongs to that VRF
+   * of ours (a PE), so the error is routed there too, from our address in it (`inIf`'s, or the first
+   * interface attached to the VRF) — a customer's source is not in the global table.
+   */
+  private icmpError(orig: Ipv4Header, bytes: Uint8Array, type: 3 | 11, code: number, vrf?: number, inIf?: number): void {
     // RFC 1122 3.2.2: never send an ICMP error about an ICMP error.
-    if (orig.protocol === IP_PROTO_ICMP && bytes.length > 20 && bytes[20]! !== 8 && bytes[20]! !== 0) return;
+    const ihl = (bytes[0]! & 0x0f) * 4;
+    if (orig.protocol === IP_PROTO_ICMP && bytes.length > ihl && bytes[ihl]! !== 8 && bytes[ihl]! !== 0) return;
     const original = icmpQuote(bytes).slice();
     this.counters.icmpErrorsSent++;
     const msg: IcmpMessage = type === 11 ? { type: 'time-exceeded', code, original } : { type: 'destination-unreachable', code, nextHopMtu: 0, original };
-    this.sendIp(orig.src, IP_PROTO_ICMP, encodeIcmp(msg));
+    const icmp = encodeIcmp(msg);
+    const vrfs = this.vrfs;
+    if (vrf === undefined || !vrfs) {
+      this.sendIp(orig.src, IP_PROTO_ICMP, icmp);
+      return;
+    }
+    const srcIf = (inIf !== undefined ? this.config.interfaces.find((i) => i.ifIndex === inIf) : undefined) ?? this.config.interfaces.find((i) => vrfs.vrfOfInterface(i.ifIndex) === vrf);
+    if (!srcIf) return;
+    const header: Ipv4Header = { dscp: 0, ecn: 0, identification: this.ipId++ & 0xffff, dontFragment: false, moreFragments: false, fragmentOffset: 0, ttl: DEFAULT_TTL, protocol: IP_PROTO_ICMP, src: srcIf.addr, dst: orig.src, options: new Uint8Array(0) };
+    if (!this.forwardInVrf(vrf, encodeIpv4(header, icmp), header)) this.counters.dropNoRoute++;
   }
 
   private send(ifIndex: number, bytes: Uint8Array): void {

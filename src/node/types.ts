@@ -1,7 +1,7 @@
 // What a node is to the layers above: the sans-IO contract plus an inspectable snapshot, and the
 // plain configuration it is built from. Types only.
 
-import type { NodeCore } from '../lib/sans-io.ts';
+import type { NodeCommand, NodeCore } from '../lib/sans-io.ts';
 import type { EspEngine } from '../dataplane/esp.ts';
 import type { LpmEngine } from '../dataplane/lpm.ts';
 import type { LatencySummary } from './latency-histogram.ts';
@@ -170,7 +170,61 @@ export interface NodeSnapshot {
   apps: Record<string, Record<string, unknown>>;
   /** Every ESP SA this node has ever installed (for Wireshark's esp_sa table, `--keys`). */
   espSas: EspSaExport[];
+  /** Pings and traceroutes an operator started at run time (console commands); absent when none. */
+  runtimeFlows?: RuntimeFlowReport[];
 }
+
+/** An ICMP error that came back about a run-time probe: time exceeded, or unreachable with its code (RFC 792). */
+export type ProbeAnswer = 'time-exceeded' | 'port-unreachable' | 'net-unreachable' | 'host-unreachable' | 'unreachable';
+
+/** A ping started by a NodeCommand: what `ping` prints, line by line. */
+export interface RuntimePingReport {
+  kind: 'ping';
+  /** Per node, counting from 1. */
+  id: number;
+  dst: string;
+  src: string;
+  count: number;
+  sizeBytes: number;
+  intervalUs: number;
+  startUs: number;
+  sent: number;
+  received: number;
+  rttMinUs?: number;
+  rttAvgUs?: number;
+  rttMaxUs?: number;
+  /** Echo replies and ICMP errors, in the order they arrived. */
+  events: ({ kind: 'reply'; seq: number; from: string; ttl: number; bytes: number; rttUs: number } | { kind: ProbeAnswer; seq: number; from: string })[];
+  /** Every request sent and answered, or the last one's wait is over. */
+  done: boolean;
+  /** Why it could not start (a bad address, no route at the source). */
+  error?: string;
+}
+
+/** One traceroute probe: who answered and how, after how long; no `from` when it timed out. */
+export interface TracerouteProbe {
+  from?: string;
+  answer?: ProbeAnswer;
+  rttUs?: number;
+}
+
+/** A traceroute started by a NodeCommand. */
+export interface RuntimeTracerouteReport {
+  kind: 'traceroute';
+  id: number;
+  dst: string;
+  src: string;
+  maxHops: number;
+  startUs: number;
+  /** Hop n (TTL n) at index n−1, with its probes in order; the last hop may still be under way. */
+  hops: { ttl: number; probes: TracerouteProbe[] }[];
+  /** The destination answered (port unreachable from `dst`). */
+  reached: boolean;
+  done: boolean;
+  error?: string;
+}
+
+export type RuntimeFlowReport = RuntimePingReport | RuntimeTracerouteReport;
 
 /**
  * One ESP SA as Wireshark needs it to decrypt (tunnel addresses of the outer header, SPI, suite,
@@ -230,4 +284,6 @@ export interface NodeApp {
   espSas?(): EspSaExport[];
   /** Flows the app runs (tcp flows): their stats at the source and at the destination. */
   flowStats?(): { sent: FlowStats[]; received: NodeSnapshot['flowsReceived'] };
+  /** An operator command the node does not handle itself (e.g. `clear-bgp`); true if the app took it. */
+  operatorCommand?(command: NodeCommand, nowUs: number): boolean;
 }

@@ -44,7 +44,8 @@ function cePeAuth(ce: TopoNode, ceSide: boolean): TcpAuthConfig | undefined {
 
 /** The BGP plan of one node, or undefined when it speaks no BGP in this mode. */
 export function bgpPlan(topology: Topology, nodeIndex: number): BgpPlan | undefined {
-  // Seed 001's group mode has the members peer with the S/R device instead (the end-to-end issue).
+  // Seed 001's group mode: the provider network is transport only (its PEs see no customer route);
+  // the members peer with the S/R device inside the group SA instead (group-plan.ts).
   if (topology.mode === 'group') return undefined;
   const node = topology.nodes[nodeIndex]!;
   if (node.asn === undefined || (node.role !== 'ce' && node.role !== 'pe' && !(node.role === 'p' && node.routeReflector))) return undefined;

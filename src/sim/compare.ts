@@ -57,11 +57,20 @@ const EMPTY = {
   controlPackets: null, controlBytes: null, clearPayloadBytes: null, pingDelivered: null, pingProtected: null, wallS: null, runWallS: null, peakRssMb: null, events: null,
 } as const;
 
-export function failedRow(sites: number, mode: Mode, note: string, measure?: RunMeasure): CompareRow {
-  return { sites, mode, status: 'failed', note, ...EMPTY, ...(measure ? { wallS: measure.wallS, peakRssMb: measure.maxRssBytes / 2 ** 20 } : {}) };
+/** Virtual seconds per run and slices per run of `vpnlab compare` and of the page's comparison panel. */
+export const COMPARE_UNTIL_S_DEFAULT = 10;
+export const COMPARE_SLICES_DEFAULT = 50;
+
+/** What is known of a run's cost: all of RunMeasure from `vpnlab run --measure`, wall times only in the page. */
+export type PartialMeasure = Pick<RunMeasure, 'wallS'> & Partial<RunMeasure>;
+
+const peakMb = (measure: PartialMeasure | undefined): number | null => (measure?.maxRssBytes !== undefined ? measure.maxRssBytes / 2 ** 20 : null);
+
+export function failedRow(sites: number, mode: Mode, note: string, measure?: PartialMeasure): CompareRow {
+  return { sites, mode, status: 'failed', note, ...EMPTY, ...(measure ? { wallS: measure.wallS, peakRssMb: peakMb(measure) } : {}) };
 }
 
-export function rowFromReport(sites: number, mode: Mode, report: Report, measure: RunMeasure | undefined): CompareRow {
+export function rowFromReport(sites: number, mode: Mode, report: Report, measure: PartialMeasure | undefined): CompareRow {
   const t = report.totals;
   const conv = report.convergence;
   const convergedS = conv?.convergedAtUs != null ? conv.convergedAtUs / 1e6 : null;
@@ -92,7 +101,7 @@ export function rowFromReport(sites: number, mode: Mode, report: Report, measure
     pingProtected: ping?.backbone ? ping.backbone.protected : null,
     wallS: measure?.wallS ?? null,
     runWallS: measure?.runWallS ?? null,
-    peakRssMb: measure ? measure.maxRssBytes / 2 ** 20 : null,
+    peakRssMb: peakMb(measure),
     events: report.eventsProcessed,
   };
 }

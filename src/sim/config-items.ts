@@ -17,8 +17,8 @@ export interface ConfigItems {
  * - ce routing: 1 BGP neighbour (its PE; in group mode the S/R device) + 1 network line per trusted subnet;
  * - pe routing: 1 per VRF (RD and route targets) + 1 neighbour per attached CE + iBGP: 1 per route
  *   reflector, or one per other PE without reflectors; a route reflector: 1 per client PE;
- * - ce security: l3vpn 0; mesh: per other CE 1 tunnel (peer address and keys) + one selector line per
- *   (local, remote) trusted subnet pair; gateway: 1 line enabling the Security Gateway Identity + one
+ * - ce security: l3vpn 0; mesh: per other CE it shares a VPN with (all of them without VPNs) 1 tunnel
+ *   (peer address and keys) + one selector line per (local, remote) trusted subnet pair; gateway: 1 line enabling the Security Gateway Identity + one
  *   local source-policy line per trusted subnet; group: per group 1 registration line (group id and
  *   S/R address) + with member-list discovery one line per other member;
  * - sr security (group mode): 1 group policy line per group it serves;
@@ -29,7 +29,14 @@ export function configItems(topology: Topology): ConfigItems[] {
   const ces = topology.nodes.filter((n) => n.role === 'ce' && n.trustedSubnets.length > 0);
   const reflectors = topology.nodes.filter((n) => n.routeReflector && (n.role === 'pe' || n.role === 'p'));
   const pes = topology.nodes.filter((n) => n.role === 'pe' && !n.routeReflector);
-  const subnetsTotal = ces.reduce((s, c) => s + c.trustedSubnets.length, 0);
+  const ceById = new Map(ces.map((c) => [c.id, c]));
+  /** mesh: the CEs a CE has tunnels to (those it shares a VPN with; every other CE without VPNs). */
+  const meshPeers = (id: string): TopoNode[] => {
+    if (topology.vpns.length === 0) return ces.filter((c) => c.id !== id);
+    const out = new Set<string>();
+    for (const v of topology.vpns) if (v.sites.includes(id)) for (const s of v.sites) if (s !== id && ceById.has(s)) out.add(s);
+    return [...out].map((s) => ceById.get(s)!);
+  };
   const groupsOf = new Map<string, typeof topology.groups>();
   for (const g of topology.groups) for (const m of g.members) groupsOf.set(m, [...(groupsOf.get(m) ?? []), g]);
 
@@ -39,8 +46,8 @@ export function configItems(topology: Topology): ConfigItems[] {
     if (n.role === 'ce') {
       routing = 1 + n.trustedSubnets.length;
       if (mode === 'mesh' && n.trustedSubnets.length > 0) {
-        const others = ces.length - 1;
-        security = others + n.trustedSubnets.length * (subnetsTotal - n.trustedSubnets.length);
+        const peers = meshPeers(n.id);
+        security = peers.length + n.trustedSubnets.length * peers.reduce((s, c) => s + c.trustedSubnets.length, 0);
       } else if (mode === 'gateway') {
         security = 1 + n.trustedSubnets.length;
       } else if (mode === 'group') {

@@ -2,8 +2,9 @@
 // prefixes accepted), answers `show` commands from the node's snapshot and turns acting commands
 // into Lab API calls for the caller to make. Pure: it reads snapshots, never runs anything itself.
 
+import { parseIpv4 } from '../lib/addr.ts';
 import type { NodeCommand } from '../lib/sans-io.ts';
-import type { NodeSnapshot } from '../node/types.ts';
+import type { NodeSnapshot, ProbeAnswer, RuntimeFlowReport, RuntimePingReport, RuntimeTracerouteReport } from '../node/types.ts';
 import type { LabSnapshot } from './snapshot.ts';
 import type { Topology } from './topology/types.ts';
 
@@ -22,20 +23,35 @@ export interface ConsoleState {
   interface?: string;
 }
 
+/**
+ * A run-time flow the caller should keep printing as virtual time runs on: the first one of `kind`
+ * to `dst` on the node with an id above `afterId` (see followOutput).
+ */
+export interface ConsoleFollow {
+  kind: 'ping' | 'traceroute';
+  nodeIndex: number;
+  dst: string;
+  afterId: number;
+}
+
 export interface ConsoleResult {
   output: string;
   actions: ConsoleAction[];
   state: ConsoleState;
   /** The command was not understood or cannot run. */
   error: boolean;
+  /** Results that arrive later (ping, traceroute): print followOutput(follow, snapshot) as time runs. */
+  follow?: ConsoleFollow;
 }
 
 interface Command {
   words: string[];
   /** Words from this index on may be left out. */
   optionalFrom?: number;
+  /** Options (`keyword value` pairs) accepted after the words, in any order. */
+  options?: string[];
   help: string;
-  run(args: Record<string, string>, ctx: ConsoleContext, state: ConsoleState): Omit<ConsoleResult, 'state'> & { state?: ConsoleState };
+  run(args: Record<string, string>, ctx: ConsoleContext, state: ConsoleState, options: string[]): Omit<ConsoleResult, 'state'> & { state?: ConsoleState };
 }
 
 const ok = (output: string, actions: ConsoleAction[] = []) => ({ output, actions, error: false });
@@ -333,19 +349,146 @@ function ifAction(ctx: ConsoleContext, state: ConsoleState, name: string | undef
   return ok(`${interfaceName(i)} (to ${n.interfaces.find((x) => x.ifIndex === i)!.peer}): ${up ? 'no shutdown' : 'shutdown'}`, [{ kind: 'node-command', nodeIndex: ctx.nodeIndex, command: { kind: 'interface-up', ifIndex: i, up } }]);
 }
 
-function ping(ctx: ConsoleContext, dst: string) {
-  const n = node(ctx);
-  // The runtime cannot inject traffic yet: report the configured ping flows to that destination.
-  const flows = ctx.snapshot.flows.filter((f) => f.kind === 'ping' && f.from === n.id && (f.to === dst || ctx.topology.traffic[f.index]?.to === Number(dst)));
-  const lines = [`% ping ${dst}: sending new traffic needs a runtime operation this lab does not have yet.`];
-  if (flows.length) {
-    lines.push('Configured ping flows from this node to it:');
-    for (const f of flows) {
-      const rtt = f.rttAvgUs !== undefined ? `, round-trip min/avg/max = ${(f.rttMinUs! / 1000).toFixed(3)}/${(f.rttAvgUs / 1000).toFixed(3)}/${(f.rttMaxUs! / 1000).toFixed(3)} ms` : '';
-      lines.push(`  ${f.sent} packets transmitted, ${f.received} received, ${f.sent ? Math.round((100 * f.lost) / f.sent) : 0}% packet loss${rtt}`);
-    }
+/** A destination as typed: a dotted quad, or a node's id (its first interface address). */
+function resolveAddress(ctx: ConsoleContext, text: string): string | undefined {
+  if (parseIpv4(text) !== undefined) return text;
+  const n = ctx.snapshot.nodes.find((x) => x.id.toLowerCase() === text.toLowerCase());
+  const addr = n?.interfaces[0]?.addr.split('/')[0];
+  return addr !== undefined && parseIpv4(addr) !== undefined ? addr : undefined;
+}
+
+/** `keyword value` pairs after a command; integers only. */
+function parseOptions(options: string[], allowed: Record<string, [min: number, max: number]>): Record<string, number> | string {
+  const out: Record<string, number> = {};
+  for (let i = 0; i < options.length; i += 2) {
+    const word = options[i]!.toLowerCase();
+    const key = Object.keys(allowed).find((k) => k.startsWith(word));
+    if (key === undefined) return `unknown option ${options[i]} (options: ${Object.keys(allowed).join(', ')})`;
+    const text = options[i + 1];
+    const v = Number(text);
+    const [min, max] = allowed[key]!;
+    if (text === undefined || !Number.isInteger(v) || v < min || v > max) return `${key} needs a whole number ${min}..${max}`;
+    out[key] = v;
   }
-  return { output: lines.join('\n'), actions: [], error: flows.length === 0 };
+  return out;
+}
+
+function lastRuntimeId(n: NodeSnapshot): number {
+  return (n.runtimeFlows ?? []).reduce((m, f) => Math.max(m, f.id), 0);
+}
+
+export const PING_DEFAULTS = { count: 5, size: 56, intervalS: 1 };
+export const TRACEROUTE_MAX_HOPS = 30;
+
+function ping(ctx: ConsoleContext, dstText: string, options: string[]) {
+  const n = node(ctx);
+  const dst = resolveAddress(ctx, dstText);
+  if (dst === undefined) return fail(`ping: unknown host ${dstText}`);
+  const o = parseOptions(options, { count: [1, 1000], size: [0, 65_507], interval: [1, 60] });
+  if (typeof o === 'string') return fail(`ping: ${o}`);
+  const command: NodeCommand = { kind: 'ping', dst, count: o.count ?? PING_DEFAULTS.count, sizeBytes: o.size ?? PING_DEFAULTS.size, intervalUs: (o.interval ?? PING_DEFAULTS.intervalS) * 1_000_000 };
+  return {
+    ...ok(`Sending ${command.count} ICMP echo requests to ${dst}${dst !== dstText ? ` (${dstText})` : ''}; the replies come as virtual time runs.`, [{ kind: 'node-command', nodeIndex: ctx.nodeIndex, command }]),
+    follow: { kind: 'ping' as const, nodeIndex: ctx.nodeIndex, dst, afterId: lastRuntimeId(n) },
+  };
+}
+
+function traceroute(ctx: ConsoleContext, dstText: string, options: string[]) {
+  const n = node(ctx);
+  const dst = resolveAddress(ctx, dstText);
+  if (dst === undefined) return fail(`traceroute: unknown host ${dstText}`);
+  const o = parseOptions(options, { 'max-hops': [1, 64] });
+  if (typeof o === 'string') return fail(`traceroute: ${o}`);
+  const command: NodeCommand = { kind: 'traceroute', dst, maxHops: o['max-hops'] ?? TRACEROUTE_MAX_HOPS };
+  return {
+    ...ok(`Tracing the route to ${dst}${dst !== dstText ? ` (${dstText})` : ''}; the hops come as virtual time runs.`, [{ kind: 'node-command', nodeIndex: ctx.nodeIndex, command }]),
+    follow: { kind: 'traceroute' as const, nodeIndex: ctx.nodeIndex, dst, afterId: lastRuntimeId(n) },
+  };
+}
+
+function clearBgp(ctx: ConsoleContext, neighbor: string | undefined) {
+  const b = bgp(ctx);
+  if (!b) return fail('BGP is not running on this node');
+  const all = arr(b.neighbors).filter(isRec);
+  const which = neighbor === undefined || neighbor === '*' ? all : all.filter((x) => str(x.name) === neighbor || str(x.peer) === neighbor);
+  if (!which.length) return fail(`clear bgp: no neighbour ${neighbor} (neighbours: ${all.map((x) => `${str(x.name)} ${str(x.peer)}`).join(', ')})`);
+  const command: NodeCommand = neighbor === undefined || neighbor === '*' ? { kind: 'clear-bgp' } : { kind: 'clear-bgp', neighbor };
+  const names = which.map((x) => `${str(x.name)} (${str(x.peer)})`).join(', ');
+  return ok(`Resetting BGP with ${names}: Cease NOTIFICATION, Administrative Reset (RFC 4486); the session restarts. Watch it with \`show bgp summary\`.`, [{ kind: 'node-command', nodeIndex: ctx.nodeIndex, command }]);
+}
+
+// --- run-time flow output (ping, traceroute) ---------------------------------------------------
+
+const ms = (us: number) => (us / 1000).toFixed(3);
+
+const ANSWER_TEXT: Record<ProbeAnswer, string> = {
+  'time-exceeded': 'Time to live exceeded',
+  'port-unreachable': 'Destination Port Unreachable',
+  'net-unreachable': 'Destination Net Unreachable',
+  'host-unreachable': 'Destination Host Unreachable',
+  unreachable: 'Destination Unreachable',
+};
+
+/** The lines `ping` prints for a run-time ping so far (iputils style); they only ever grow. */
+export function pingLines(p: RuntimePingReport): string[] {
+  if (p.error !== undefined) return [`% ping ${p.dst}: ${p.error}`];
+  const lines = [`PING ${p.dst} from ${p.src}: ${p.sizeBytes} data bytes`];
+  for (const e of p.events) {
+    if (e.kind === 'reply') lines.push(`${e.bytes} bytes from ${e.from}: icmp_seq=${e.seq} ttl=${e.ttl} time=${ms(e.rttUs)} ms`);
+    else lines.push(`From ${e.from} icmp_seq=${e.seq} ${ANSWER_TEXT[e.kind]}`);
+  }
+  if (p.done) {
+    const errors = p.events.filter((e) => e.kind !== 'reply').length;
+    lines.push('', `--- ${p.dst} ping statistics ---`);
+    lines.push(`${p.sent} packets transmitted, ${p.received} received${errors ? `, +${errors} errors` : ''}, ${p.sent ? Math.round((100 * (p.sent - p.received)) / p.sent) : 0}% packet loss`);
+    if (p.rttMinUs !== undefined) lines.push(`rtt min/avg/max = ${ms(p.rttMinUs)}/${ms(p.rttAvgUs!)}/${ms(p.rttMaxUs!)} ms`);
+  }
+  return lines;
+}
+
+const MARK: Partial<Record<ProbeAnswer, string>> = { 'net-unreachable': ' !N', 'host-unreachable': ' !H', unreachable: ' !X' };
+
+/** The lines `traceroute` prints so far: a hop's line once all its probes are in; they only ever grow. */
+export function tracerouteLines(t: RuntimeTracerouteReport): string[] {
+  if (t.error !== undefined) return [`% traceroute ${t.dst}: ${t.error}`];
+  const lines = [`traceroute to ${t.dst} from ${t.src}, ${t.maxHops} hops max, ${32 + 8 + 20} byte packets`];
+  for (const h of t.hops) {
+    if (h.probes.length < 3 && !t.done) break;
+    let line = `${String(h.ttl).padStart(2)} `;
+    let last: string | undefined;
+    for (const p of h.probes) {
+      if (p.from === undefined) {
+        line += ' *';
+        continue;
+      }
+      if (p.from !== last) line += ` ${p.from} `;
+      last = p.from;
+      line += ` ${ms(p.rttUs ?? 0)} ms${MARK[p.answer!] ?? (p.answer === 'port-unreachable' && p.from !== t.dst ? ' !P' : '')}`;
+    }
+    lines.push(line);
+  }
+  if (t.done && !t.reached && t.hops.length >= t.maxHops) lines.push(`(${t.dst} not reached in ${t.maxHops} hops)`);
+  return lines;
+}
+
+export function runtimeFlowLines(f: RuntimeFlowReport): string[] {
+  return f.kind === 'ping' ? pingLines(f) : tracerouteLines(f);
+}
+
+/**
+ * What a followed ping or traceroute has printed so far in `snapshot`, and whether it is over;
+ * undefined while the node has not started it yet (the command is still on its way).
+ */
+export function followOutput(follow: ConsoleFollow, snapshot: LabSnapshot): { lines: string[]; done: boolean } | undefined {
+  const f = snapshot.nodes[follow.nodeIndex]?.runtimeFlows?.find((x) => x.kind === follow.kind && x.dst === follow.dst && x.id > follow.afterId);
+  return f ? { lines: runtimeFlowLines(f), done: f.done } : undefined;
+}
+
+function showRuntime(ctx: ConsoleContext, kind: 'ping' | 'traceroute') {
+  const list = (node(ctx).runtimeFlows ?? []).filter((f) => f.kind === kind);
+  const f = list[list.length - 1];
+  if (!f) return fail(`no ${kind} has run on this node (type \`${kind} ADDRESS\`)`);
+  return ok([...runtimeFlowLines(f), ...(f.done ? [] : ['(still running: results so far)'])].join('\n'));
 }
 
 // --- the command table -------------------------------------------------------------------------
@@ -360,9 +503,11 @@ const COMMANDS: Command[] = [
   { words: ['show', 'crypto', 'gsa'], help: 'group security association (member or GCKS)', run: (_, c) => showGsa(c) },
   { words: ['show', 'spd'], help: 'security policy database', run: (_, c) => showSpd(c) },
   { words: ['show', 'interfaces', '<if>'], optionalFrom: 2, help: 'interfaces and counters', run: (a, c) => showInterfaces(c, a.if) },
-  { words: ['ping', '<addr>'], help: 'ping a destination', run: (a, c) => ping(c, a.addr!) },
-  { words: ['traceroute', '<addr>'], help: 'trace the path to a destination', run: (a) => fail(`traceroute ${a.addr}: sending probes needs a runtime operation this lab does not have yet`) },
-  { words: ['clear', 'bgp', '<neighbor>'], optionalFrom: 2, help: 'reset BGP sessions', run: () => fail('clear bgp: the runtime has no BGP reset command yet (take the interface down and up instead)') },
+  { words: ['show', 'ping'], help: 'the last ping run from this console', run: (_, c) => showRuntime(c, 'ping') },
+  { words: ['show', 'traceroute'], help: 'the last traceroute run from this console', run: (_, c) => showRuntime(c, 'traceroute') },
+  { words: ['ping', '<addr>'], options: ['count', 'size', 'interval'], help: 'ping an address or node [count N] [size BYTES] [interval S]', run: (a, c, _, o) => ping(c, a.addr!, o) },
+  { words: ['traceroute', '<addr>'], options: ['max-hops'], help: 'trace the path to an address or node [max-hops N]', run: (a, c, _, o) => traceroute(c, a.addr!, o) },
+  { words: ['clear', 'bgp', '<neighbor>'], optionalFrom: 2, help: 'reset BGP sessions (all, *, or a neighbour)', run: (a, c) => clearBgp(c, a.neighbor) },
   {
     words: ['interface', '<if>'],
     help: 'select an interface for shutdown / no shutdown',
@@ -399,8 +544,8 @@ const isPlaceholder = (w: string) => w.startsWith('<');
 
 /** Does `tokens` match the first tokens.length words of `c` (keywords by prefix)? */
 function prefixMatches(c: Command, tokens: string[]): boolean {
-  if (tokens.length > c.words.length) return false;
-  return tokens.every((t, i) => isPlaceholder(c.words[i]!) || c.words[i]!.startsWith(t.toLowerCase()));
+  if (tokens.length > c.words.length && !c.options) return false;
+  return tokens.slice(0, c.words.length).every((t, i) => isPlaceholder(c.words[i]!) || c.words[i]!.startsWith(t.toLowerCase()));
 }
 
 function tokenize(line: string): string[] {
@@ -423,20 +568,20 @@ export function runCommand(line: string, ctx: ConsoleContext, state: ConsoleStat
   const heads = new Set(candidates.map((c) => c.words.slice(0, tokens.length).join(' ')));
   if (heads.size > 1) return { ...fail(`Ambiguous command: "${line.trim()}" could be ${[...heads].join(', ')}`), state };
   // Optional words come all together or not at all (`show ip route` or `show ip route vrf NAME`).
-  const complete = candidates.filter((c) => tokens.length === c.words.length || tokens.length === c.optionalFrom);
+  const complete = candidates.filter((c) => tokens.length === c.words.length || tokens.length === c.optionalFrom || (c.options !== undefined && tokens.length > c.words.length));
   if (!complete.length) {
     const next = [...new Set(candidates.map((c) => c.words[tokens.length]).filter((w): w is string => w !== undefined))];
     return { ...fail(`Incomplete command: "${line.trim()}"; next: ${next.join(' | ')}`), state };
   }
   const cmd = complete[0]!;
   const args: Record<string, string> = {};
-  tokens.forEach((t, i) => {
+  tokens.slice(0, cmd.words.length).forEach((t, i) => {
     const w = cmd.words[i]!;
     if (isPlaceholder(w)) args[w.slice(1, -1)] = t;
   });
   try {
-    const r = cmd.run(args, ctx, state);
-    return { output: r.output, actions: r.actions, error: r.error, state: r.state ?? state };
+    const r = cmd.run(args, ctx, state, tokens.slice(cmd.words.length));
+    return { output: r.output, actions: r.actions, error: r.error, state: r.state ?? state, ...(r.follow ? { follow: r.follow } : {}) };
   } catch (e) {
     return { ...fail(`internal error: ${e instanceof Error ? e.message : String(e)}`), state };
   }
@@ -455,7 +600,12 @@ export function complete(line: string, ctx: ConsoleContext): Completion {
   const partial = /\s$/.test(line) || !line.trim() ? '' : (tokens.pop() ?? '');
   const options = new Set<string>();
   for (const c of COMMANDS) {
-    if (!prefixMatches(c, tokens) || tokens.length >= c.words.length) continue;
+    if (!prefixMatches(c, tokens)) continue;
+    if (tokens.length >= c.words.length) {
+      // Option keywords, where a keyword (not its value) comes next.
+      if (c.options && (tokens.length - c.words.length) % 2 === 0) for (const o of c.options) if (o.startsWith(partial.toLowerCase())) options.add(o);
+      continue;
+    }
     const w = c.words[tokens.length]!;
     const values = isPlaceholder(w) ? placeholderValues(w, ctx) : [w];
     for (const v of values) if (v.toLowerCase().startsWith(partial.toLowerCase())) options.add(v);

@@ -118,7 +118,8 @@ interface CeExpectation {
  * What "converged" means per CE (documented in docs/report.md):
  * - routes (every mode): the trusted subnets of every other CE it shares a VPN with (group mode: a
  *   group) are learned;
- * - mesh: 2·(n−1) pairwise ESP SAs installed, n = CEs with trusted subnets (mesh-plan pairs them all);
+ * - mesh: 2 pairwise ESP SAs per other CE it shares a VPN with (every other CE when the file has no
+ *   VPNs), as mesh-plan pairs them;
  * - gateway: one SPD entry per remote trusted subnet (SAs are on demand, so the SPD is what must be in place);
  * - group: one group SA per group the CE is a member of;
  * and every BGP session any node reports is Established.
@@ -132,7 +133,7 @@ export function expectedState(topology: Topology): CeExpectation[] {
     for (const s of sets) if (s.includes(ce.id)) for (const m of s) if (m !== ce.id) peers.add(m);
     const remotePrefixes = [...new Set([...peers].flatMap((p) => byId.get(p)?.trustedSubnets ?? []))].filter((p) => !ce.trustedSubnets.includes(p));
     let sasNeeded = 0;
-    if (topology.mode === 'mesh') sasNeeded = 2 * (ces.length - 1);
+    if (topology.mode === 'mesh') sasNeeded = 2 * (topology.vpns.length === 0 ? ces.length - 1 : ces.filter((c) => peers.has(c.id)).length);
     else if (topology.mode === 'gateway') sasNeeded = remotePrefixes.length;
     else if (topology.mode === 'group') sasNeeded = topology.groups.filter((g) => g.members.includes(ce.id)).length;
     return { nodeIndex: ce.index, remotePrefixes, sasNeeded };

@@ -35,35 +35,43 @@ function bytes(rng: ReturnType<typeof rngFor>, n: number): Uint8Array {
   return out;
 }
 
-/** The static tunnels of one CE in `mesh` mode (empty in other modes and for other roles). */
+/**
+ * The static tunnels of one CE in `mesh` mode (empty in other modes and for other roles): one per
+ * other CE it shares a VPN with (every other CE when the file names no VPNs), so customers never
+ * get tunnels to each other. Pair k = (i, j), i < j, numbered over all CE pairs, keeps its keys and
+ * SPIs whatever else the file holds.
+ */
 export function meshTunnels(topology: Topology, nodeIndex: number): StaticTunnel[] {
   if (topology.mode !== 'mesh') return [];
   const ces = topology.nodes.filter((n) => n.role === 'ce' && n.trustedSubnets.length > 0 && tunnelAddress(topology, n) !== undefined);
   const me = ces.findIndex((n) => n.index === nodeIndex);
   if (me < 0) return [];
+  const vpnsOf = (id: string) => topology.vpns.filter((v) => v.sites.includes(id)).map((v) => v.id);
+  const mine = vpnsOf(ces[me]!.id);
+  const sharesVpn = (other: TopoNode) => topology.vpns.length === 0 || vpnsOf(other.id).some((v) => mine.includes(v));
+  const n = ces.length;
   const tunnels: StaticTunnel[] = [];
-  let pair = 0;
-  for (let i = 0; i < ces.length; i++) {
-    for (let j = i + 1; j < ces.length; j++, pair++) {
-      if (i !== me && j !== me) continue;
-      const a = ces[i]!;
-      const b = ces[j]!;
-      const rng = rngFor(topology.seed, MESH_STREAM_BASE + pair);
-      const sa = (spi: number, src: TopoNode, dst: TopoNode): EspSaParams => ({
-        spi,
-        suite: 'aes-gcm-128', // tshark 4.0 decrypts it (TOOLCHAIN.md)
-        key: bytes(rng, 16),
-        salt: bytes(rng, 4),
-        esn: false, // tshark 4.0's esp_sa table has no ESN field; 32-bit numbers keep the capture decryptable
-        replayWindow: 64,
-        tunnelSrc: tunnelAddress(topology, src)!,
-        tunnelDst: tunnelAddress(topology, dst)!,
-      });
-      const ab = sa(MESH_SPI_BASE + 2 * pair, a, b);
-      const ba = sa(MESH_SPI_BASE + 2 * pair + 1, b, a);
-      const [self, other, outbound, inbound] = i === me ? [a, b, ab, ba] : [b, a, ba, ab];
-      tunnels.push({ name: `${self.id}-${other.id}`, localPrefixes: self.trustedSubnets, remotePrefixes: other.trustedSubnets, outbound, inbound });
-    }
+  for (let other = 0; other < n; other++) {
+    if (other === me || !sharesVpn(ces[other]!)) continue;
+    const [i, j] = me < other ? [me, other] : [other, me];
+    const pair = (i * (2 * n - i - 1)) / 2 + (j - i - 1);
+    const a = ces[i]!;
+    const b = ces[j]!;
+    const rng = rngFor(topology.seed, MESH_STREAM_BASE + pair);
+    const sa = (spi: number, src: TopoNode, dst: TopoNode): EspSaParams => ({
+      spi,
+      suite: 'aes-gcm-128', // tshark 4.0 decrypts it (TOOLCHAIN.md)
+      key: bytes(rng, 16),
+      salt: bytes(rng, 4),
+      esn: false, // tshark 4.0's esp_sa table has no ESN field; 32-bit numbers keep the capture decryptable
+      replayWindow: 64,
+      tunnelSrc: tunnelAddress(topology, src)!,
+      tunnelDst: tunnelAddress(topology, dst)!,
+    });
+    const ab = sa(MESH_SPI_BASE + 2 * pair, a, b);
+    const ba = sa(MESH_SPI_BASE + 2 * pair + 1, b, a);
+    const [self, peer, outbound, inbound] = i === me ? [a, b, ab, ba] : [b, a, ba, ab];
+    tunnels.push({ name: `${self.id}-${peer.id}`, localPrefixes: self.trustedSubnets, remotePrefixes: peer.trustedSubnets, outbound, inbound });
   }
   return tunnels;
 }

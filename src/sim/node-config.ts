@@ -29,6 +29,7 @@ import { VrfTables, vrfInspector, type VrfBinding } from '../node/vrf-forwarding
 import { TcpApp } from '../node/tcp-app.ts';
 import { bgpPlan } from './bgp-plan.ts';
 import { tcpFlowPlan, tcpFlowApp } from './tcp-flow-plan.ts';
+import { addGroupApps, groupPlan } from './group-plan.ts';
 import type { FlowConfig, InterfaceConfig, NodeConfig, NodeDataplane, RouteConfig, SimNode } from '../node/types.ts';
 
 /** The TypeScript reference engines: the default, and the fallback when WASM is not loaded. */
@@ -197,6 +198,9 @@ export function createSimNode(topology: Topology, nodeIndex: number, dataplane: 
   const ipsec = tunnels.length > 0 || gw ? new IpsecApp(node, dataplane.newEsp(), tunnels, gw?.gateway, ike) : undefined;
   if (ipsec) node.addApp(ipsec);
   if (ike) node.addApp(ike);
+  // Seed 001 (`group` mode): GCKS + route reflector on the S/R, group members on the CEs.
+  const group = groupPlan(topology, nodeIndex);
+  if (group) addGroupApps(node, group, topology, nodeIndex, () => dataplane.newEsp());
   const plan = bgpPlan(topology, nodeIndex);
   const flows = tcpFlowPlan(topology, nodeIndex);
   const tcp = plan || flows ? new TcpApp(node, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_TCP))) : undefined;

@@ -112,10 +112,23 @@ export interface GroupConfig {
   dtdS?: number;
   rekeyOnJoin?: boolean;
   rekeyOnLeave?: boolean;
+  /**
+   * With `rekeyOnJoin`: after a join rekey, joins within this many seconds share one rekey at the
+   * end of the window instead of one each (RFC 9838 §2.4 leaves rekey timing to GCKS policy). A
+   * joiner in the window gets the TEK made at the window's start, so backward access control holds
+   * to within this delay. 0 (default): every join rekeys at once. At N joins this turns N rekeys of
+   * up to N recipients each into about (registration span / window) of them.
+   */
+  joinRekeyHoldoffS?: number;
   /** GWP_SENDER_ID_BITS: the top bits of each ESP sequence number carry the sender's ID (RFC 6054). */
   senderIdBits?: number;
   /** Sender-IDs one member may ask for (GROUP_SENDER count). */
   senderIdsPerMemberMax?: number;
+  /**
+   * Sender-IDs 0..n−1 are never handed to a member: kept for senders that are not registered members,
+   * e.g. the S/R device itself protecting its BGP sessions with the TEK (seed 001 claim 7). Default 0.
+   */
+  reservedSenderIds?: number;
   membersMax?: number;
   /** Traffic the TEKs protect; any by default. */
   tekSrc?: TrafficSelector;
@@ -221,8 +234,10 @@ function withDefaults(c: GroupConfig): GroupPolicy {
     dtdS: c.dtdS ?? 2,
     rekeyOnJoin: c.rekeyOnJoin ?? false,
     rekeyOnLeave: c.rekeyOnLeave ?? true,
+    joinRekeyHoldoffS: c.joinRekeyHoldoffS ?? 0,
     senderIdBits: c.senderIdBits ?? 12,
     senderIdsPerMemberMax: c.senderIdsPerMemberMax ?? 4,
+    reservedSenderIds: c.reservedSenderIds ?? 0,
     membersMax: c.membersMax ?? 1024,
     tekSrc: c.tekSrc ?? ANY_SELECTOR,
     tekDst: c.tekDst ?? ANY_SELECTOR,
@@ -237,6 +252,9 @@ interface Group {
   denied: Set<string>;
   tree: KeyTree;
   nextSenderId: number;
+  /** Join rekeys (joinRekeyHoldoffS): until then joins wait; `joinPending` when one did. */
+  joinWindowEndUs: number;
+  joinPending: boolean;
 }
 
 interface RegSa {
@@ -434,7 +452,9 @@ export class Gcks implements SansIo<GcksInput, GcksOutput> {
         members: new Map(),
         denied: new Set(),
         tree: new KeyTree(cfg.membersMax, () => randomBytes(this.rng, 16)),
-        nextSenderId: 0,
+        nextSenderId: cfg.reservedSenderIds,
+        joinWindowEndUs: 0,
+        joinPending: false,
       };
       g.teks.push(this.newTek(g, nowUs));
       this.groups.set(idKey(cfg.groupId), g);
@@ -464,6 +484,7 @@ export class Gcks implements SansIo<GcksInput, GcksOutput> {
     let t = g.kek.expiresUs - lead;
     if (newest) t = Math.min(t, newest.expiresUs - lead);
     for (const tek of g.teks) t = Math.min(t, tek.retireAtUs ?? tek.expiresUs);
+    if (g.joinPending) t = Math.min(t, g.joinWindowEndUs);
     return t;
   }
 
@@ -480,6 +501,12 @@ export class Gcks implements SansIo<GcksInput, GcksOutput> {
       if (g.teks.length !== before) {
         this.log(`group ${showId(g.cfg.groupId)}: ${before - g.teks.length} TEK(s) expired`);
         this.gsaChanged(g, 'expired');
+      }
+      if (g.joinPending && g.joinWindowEndUs <= nowUs) {
+        // The joins of the window: one rekey (new KEK under the root, new TEK) for everyone.
+        g.joinPending = false;
+        this.joinRekey(g, [], nowUs);
+        g.joinWindowEndUs = nowUs + g.cfg.joinRekeyHoldoffS * 1_000_000;
       }
       if (g.kek.expiresUs - lead <= nowUs) this.rekeyKek(g, 'kek-rekey', nowUs);
       const newest = g.teks[g.teks.length - 1];
@@ -861,11 +888,17 @@ export class Gcks implements SansIo<GcksInput, GcksOutput> {
       leaf = existing.leaf;
     } else {
       if (g.members.size >= g.cfg.membersMax) return refuse('REGISTRATION_FAILED', `group full (${g.cfg.membersMax})`);
-      const seat = g.tree.join(g.cfg.rekeyOnJoin);
+      // Within a join window the rekey waits for the window's end (joinRekeyHoldoffS).
+      const defer = g.cfg.rekeyOnJoin && g.members.size > 0 && nowUs < g.joinWindowEndUs;
+      const seat = g.tree.join(g.cfg.rekeyOnJoin && !defer);
       if (!seat) return refuse('REGISTRATION_FAILED', 'key tree full');
       leaf = seat.leaf;
+      if (defer) g.joinPending = true;
       // Rekey the others before the joiner gets anything (RFC 9838 §3.2, backward access control).
-      if (g.cfg.rekeyOnJoin && g.members.size > 0) this.joinRekey(g, seat.updates, nowUs);
+      else if (g.cfg.rekeyOnJoin && g.members.size > 0) {
+        this.joinRekey(g, seat.updates, nowUs);
+        g.joinWindowEndUs = nowUs + g.cfg.joinRekeyHoldoffS * 1_000_000;
+      }
     }
     // RFC 9838 §2.5.1: fresh Sender-IDs at every registration, never reused.
     const senderIds = Array.from({ length: senderCount }, () => g.nextSenderId++);

@@ -669,7 +669,19 @@ function resolve(parts: Parts, errs: Errors, seed: number): Resolved | undefined
       );
     }
     refList([...gp, 'members'], v.members, 'ce');
+    const schedule: NonNullable<TopoGroup['schedule']> = [];
+    for (const [k, ev] of v.schedule.entries()) {
+      const sp: Path = [...gp, 'schedule', k];
+      const who = ev.join ?? ev.leave;
+      if ((ev.join === undefined) === (ev.leave === undefined)) errs.add(sp, 'expected exactly one of join or leave');
+      else if (!v.members.includes(who!)) errs.add([...sp, ev.join !== undefined ? 'join' : 'leave'], `expected one of the group's members, got ${quote(who!)}`);
+      else schedule.push({ atUs: parseDurationUs(ev.at)!, kind: ev.join !== undefined ? 'join' : 'leave', member: who! });
+    }
+    schedule.sort((a, b) => a.atUs - b.atUs);
     groups.push({
+      ...(v.tekLifetime !== undefined ? { tekLifetimeS: Math.ceil(parseDurationUs(v.tekLifetime)! / 1e6) } : {}),
+      ...(v.kekLifetime !== undefined ? { kekLifetimeS: Math.ceil(parseDurationUs(v.kekLifetime)! / 1e6) } : {}),
+      ...(schedule.length ? { schedule } : {}),
       groupId: v.groupId,
       name: v.name ?? `group-${v.groupId}`,
       sr: sr ?? '',

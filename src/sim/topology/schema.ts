@@ -567,6 +567,27 @@ export const GroupSchema = z
         .boolean()
         .default(true)
         .meta({ description: 'Group policy: hand out new keys when a member is added or removed.' }),
+      tekLifetime: duration(10_000_000, 'a TEK lifetime')
+        .optional()
+        .meta(durationDoc('Lifetime of each data-security SA (TEK); the GCKS rekeys before it ends, old and new overlapping. Default "3600s", at least 10s.')),
+      kekLifetime: duration(10_000_000, 'a KEK lifetime')
+        .optional()
+        .meta(durationDoc('Lifetime of the rekey SA (KEK). Default "86400s", at least 10s.')),
+      schedule: z
+        .array(
+          z
+            .strictObject(
+              {
+                at: duration(0, 'a time').meta(durationDoc('When, from the start of the run.')),
+                join: nodeRef('A member that registers only at this time (not at the start).').optional(),
+                leave: nodeRef('A member the S/R device evicts at this time (RFC 9838 exclusion).').optional(),
+              },
+              { error: expecting('a membership change such as { at: 8s, join: ce-e } or { at: 12s, leave: ce-d }') },
+            )
+            .meta({ title: 'Membership change' }),
+        )
+        .default([])
+        .meta({ description: 'Members joining late or being removed while the run goes on.' }),
     },
     { error: expecting('a group such as { groupId: 1, members: [ce-a, ce-b] }') },
   )

@@ -135,6 +135,11 @@ export interface TopoGroup {
   /** seed 001: member list in the registration request, or auto-discovery by group id. */
   discovery: 'member-list' | 'auto';
   rekeyOnMembershipChange: boolean;
+  /** TEK and KEK lifetimes in whole seconds (defaults 3600 and 86400 when absent). */
+  tekLifetimeS?: number;
+  kekLifetimeS?: number;
+  /** Members that register late (`join`) or that the S/R evicts (`leave`), in time order. */
+  schedule?: { atUs: number; kind: 'join' | 'leave'; member: string }[];
 }
 
 /** Where a flow starts and what the file called its destination; the rest is the node's flow. */

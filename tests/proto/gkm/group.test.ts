@@ -361,6 +361,35 @@ describe('rekeys (GSA_REKEY)', () => {
     expect(lab.members.every((m, i) => i === 1 || equalBytes(m.exportKek()!.skE, lab.gcks.exportKek(GROUP_ID)!.skE))).toBe(true);
   });
 
+  it('joinRekeyHoldoffS: joins within the window share one rekey at its end; everyone ends on one KEK and TEK', () => {
+    const rekeys = (lab: GroupLab) => lab.gcksEvents.filter((e) => e.event.kind === 'rekey-sent' && e.event.reason === 'join').length;
+    const run = (holdoffS: number) => {
+      const lab = fourSites({ group: { rekeyOnJoin: true, joinRekeyHoldoffS: holdoffS } });
+      lab.register(0);
+      lab.run(S);
+      for (let i = 1; i < 4; i++) {
+        lab.register(i);
+        lab.run(S / 10);
+      }
+      lab.run(5 * S);
+      return lab;
+    };
+    const each = run(0);
+    const batched = run(2);
+    expect(rekeys(each)).toBe(3); // members 1, 2, 3: one rekey each
+    expect(rekeys(batched)).toBe(2); // member 1 at once; members 2 and 3 at the window's end
+    for (const lab of [each, batched]) {
+      const teks = lab.members.map((m) => m.outboundTek()!.spi);
+      expect(new Set(teks).size).toBe(1);
+      expect(new Set(lab.members.map((m) => hex(m.exportKek()!.skE))).size).toBe(1);
+      expect(hex(lab.members[0]!.exportKek()!.skE)).toBe(hex(lab.gcks.exportKek(GROUP_ID)!.skE));
+    }
+    // The batched rekey left the joiners of the window on a TEK made after they joined.
+    const joined3 = batched.memberEvents.find((e) => e.member === 3 && e.event.kind === 'registered')!;
+    const firstTek3 = (joined3.event as Extract<MemberEvent, { kind: 'registered' }>).teks[0]!.spi;
+    expect(batched.members[3]!.outboundTek()!.spi).not.toBe(firstTek3);
+  });
+
   it('a KEK rekey moves everyone to the new KEK; the next GSA_REKEY arrives on it', () => {
     const lab = fourSites();
     registerAll(lab);
