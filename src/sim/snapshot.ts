@@ -210,8 +210,7 @@ function flowVerdict(f: FlowReport, tap: BackboneTapResult | undefined): FlowVer
     ? { kind: f.kind === 'udp' ? 'one-way' : 'rtt', samples: l.count, p50Us: latencyPercentileUs(l, 0.5), p90Us: latencyPercentileUs(l, 0.9), p99Us: latencyPercentileUs(l, 0.99), maxUs: l.maxUs }
     : null;
   const clearPackets = tap?.flowClearPackets[f.index] ?? 0;
-  // The tap attributes ping and UDP packets to flows, not TCP segments: no backbone verdict for tcp.
-  const backbone = tap && f.kind !== 'tcp' ? { clearPackets, protected: f.received > 0 && clearPackets === 0 } : null;
+  const backbone = tap ? { clearPackets, protected: f.received > 0 && clearPackets === 0 } : null;
   return { ...f, delivered: f.received, dropped, latencyPercentiles, backbone };
 }
 
