@@ -2,6 +2,9 @@ import { defineConfig } from '@playwright/test';
 
 // Debian's chromium: Playwright cannot download browsers here. Flags from the env skill and
 // TOOLCHAIN.md keep screenshots identical run to run.
+// PW_PORT lets two checkouts run their suites at once on one machine.
+const port = Number(process.env.PW_PORT ?? 4173);
+
 export default defineConfig({
   testDir: 'tests/e2e',
   timeout: 60_000,
@@ -10,7 +13,7 @@ export default defineConfig({
   reporter: [['list'], ['json', { outputFile: 'reports/playwright.json' }]],
   workers: 1,
   use: {
-    baseURL: 'http://localhost:4173',
+    baseURL: `http://localhost:${port}`,
     viewport: { width: 1280, height: 800 },
     deviceScaleFactor: 1,
     // The service worker would answer requests the tests route (page.route); tests/e2e/site.spec.ts checks it on its own.
@@ -33,8 +36,8 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: 'npx vite build --logLevel warn && npx vite preview --port 4173 --strictPort',
-    url: 'http://localhost:4173',
+    command: `npx vite build --logLevel warn && npx vite preview --port ${port} --strictPort`,
+    url: `http://localhost:${port}`,
     reuseExistingServer: false,
     timeout: 120_000,
   },
