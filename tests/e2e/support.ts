@@ -3,7 +3,7 @@
 // headless in Node on the kernel, where every number the specs expect comes from.
 import { expect, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
-import { Directions, parseCapture, type CaptureEvent } from '../../src/sim/capture.ts';
+import { Directions, mergeEvents, parseCapture, type CaptureEvent } from '../../src/sim/capture.ts';
 import { Kernel } from '../../src/sim/kernel.ts';
 import type { LabSnapshot } from '../../src/sim/snapshot.ts';
 import { formatTopologyErrors, loadTopology } from '../../src/sim/topology/load.ts';
@@ -84,7 +84,7 @@ export function headless(file: string, untilUs: number): Headless {
     kernel,
     snapshot: kernel.snapshot(),
     index: (id) => topology.nodes.findIndex((n) => n.id === id),
-    events: () => topology.links.flatMap((l) => parseCapture(topology, l.index, kernel.pcap(l.index), { limit: 1_000_000, directions }).events).sort((a, b) => a.tUs - b.tUs),
+    events: () => mergeEvents(topology.links.map((l) => parseCapture(topology, l.index, kernel.pcap(l.index), { limit: 1_000_000, directions }).events)),
   };
 }
 
