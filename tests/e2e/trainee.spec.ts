@@ -5,6 +5,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { formatIpv4 } from '../../src/lib/addr.ts';
+import { filterEvents } from '../../src/sim/capture.ts';
 import { formatCount } from '../../src/ui/format.ts';
 import { calm, clockText, FIG2, headless, openWithClock, pageTimeUs, pickNode, playFrames, ready, rec, recs, typeInConsole } from './support.ts';
 
@@ -169,3 +170,78 @@ function readPcap(buf: Buffer): PcapRecord[] {
   }
   return out;
 }
+
+// --- The main views at fixed virtual times, against committed baselines ----------------------------
+
+test.describe('views at fixed virtual times', () => {
+  // Tall enough for the canvas, the flows and the workbench at once.
+  test.use({ viewport: { width: 1280, height: 1400 } });
+  const SHOT = { animations: 'disabled', caret: 'hide' } as const;
+
+  /** Seed 001 Figure 2 played to 4.8 s (×100, 3 frames that each owe 1.6 s): all registered, flows running. */
+  async function at4800ms(page: Page): Promise<number> {
+    await openWithClock(page);
+    const t = await playFrames(page, 100, 4);
+    expect(t).toBe(4_800_000);
+    await expect(page.getByTestId('clock')).toHaveText(clockText(t));
+    return t;
+  }
+
+  test('topology view with the S/R inspector open', async ({ page }) => {
+    const t = await at4800ms(page);
+    const h = headless(FIG2, t);
+    await page.getByTestId('tab-inspector').click();
+    await pickNode(page, 'sr');
+    await expect(page.getByTestId('inspector-app-gcks')).toContainText(`members: ${String(rec(rec(h.snapshot.nodes[h.index('sr')]!.apps).gcks).members)}`);
+    await calm(page);
+    await expect(page).toHaveScreenshot('topology-sr-inspector.png', SHOT);
+  });
+
+  test('console after show crypto gsa', async ({ page }) => {
+    await at4800ms(page);
+    await page.getByTestId('tab-console').click();
+    await pickNode(page, 'ce-a');
+    await typeInConsole(page, 'show crypto gsa');
+    await expect(page.getByTestId('console-output')).toContainText('state: registered');
+    await calm(page);
+    await page.clock.runFor(100); // xterm paints on animation frames
+    await expect(page.getByTestId('workbench')).toHaveScreenshot('console-show-crypto-gsa.png', SHOT);
+  });
+
+  test('event list with a packet tree open', async ({ page }) => {
+    const t = await at4800ms(page);
+    const h = headless(FIG2, t);
+    await page.getByTestId('tab-events').click();
+    await page.getByTestId('kind-G-IKEv2').check();
+    const want = filterEvents(h.events(), h.topology, { kinds: new Set(['G-IKEv2']) });
+    await expect(page.getByTestId('events-refresh')).toBeEnabled();
+    await expect(page.getByTestId('event-count')).toHaveText(`${want.length} events`);
+    await page.getByTestId('event-row').first().click();
+    await expect(page.getByTestId('packet-tree')).toBeVisible();
+    await page.getByTestId('tree-node').nth(1).click();
+    await page.getByTestId('packet-detail').scrollIntoViewIfNeeded();
+    await expect(page.getByTestId('hex-view')).toBeVisible();
+    await expect(page.getByTestId('packet-tree')).toBeInViewport();
+    await calm(page);
+    await expect(page.getByTestId('workbench')).toHaveScreenshot('event-list-packet-tree.png', SHOT);
+  });
+
+  test('backbone tap on pe1--p1', async ({ page }) => {
+    const t = await at4800ms(page);
+    const h = headless(FIG2, t);
+    await page.getByTestId('tab-tap').click();
+    await page.getByTestId('tap-link').selectOption({ label: 'pe1--p1' });
+    const onLink = h.events().filter((e) => e.linkId === 'pe1--p1');
+    await expect(page.getByTestId('tap-refresh')).toBeEnabled();
+    await expect(page.getByTestId('tap-stats')).toHaveText(`${onLink.length} packets: ${onLink.filter((e) => e.kind === 'ESP').length} ESP (encrypted), ${onLink.filter((e) => e.kind !== 'ESP').length} readable by the provider`);
+    await calm(page);
+    await expect(page.getByTestId('workbench')).toHaveScreenshot('backbone-tap.png', SHOT);
+  });
+
+  test('dark mode of the main view', async ({ page }) => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await at4800ms(page);
+    await calm(page);
+    await expect(page).toHaveScreenshot('main-dark.png', SHOT);
+  });
+});
