@@ -123,6 +123,13 @@ export function analyseBackbone(topology: Topology, capture: (linkIndex: number)
   for (const n of topology.nodes) if (n.loopback !== undefined) owner.set(n.loopback, n.id);
   const total = zeroCounts();
   const flowClearPackets: Record<number, number> = {};
+  // TCP flows are told apart by their ports (both directions): only the first data segment carries the flow magic.
+  const tcpFlows = new Map<number, number>();
+  for (const t of topology.traffic) {
+    if (t.kind !== 'tcp') continue;
+    tcpFlows.set(((t.srcPort << 16) | t.dstPort) >>> 0, t.index);
+    tcpFlows.set(((t.dstPort << 16) | t.srcPort) >>> 0, t.index);
+  }
   const controlByNode: Record<string, Record<ControlProtocol, PacketsBytes>> = {};
   const links: BackboneLinkTap[] = [];
 
@@ -148,7 +155,7 @@ export function analyseBackbone(topology: Topology, capture: (linkIndex: number)
           }
         }
       }
-      inspect(b, 0, c, customers, flowClearPackets);
+      inspect(b, 0, c, customers, flowClearPackets, tcpFlows);
     }
     links.push(c);
     total.frames += c.frames;
@@ -165,7 +172,7 @@ export function analyseBackbone(topology: Topology, capture: (linkIndex: number)
 }
 
 /** One IPv4 packet (possibly nested): ESP, clear customer payload, or an encapsulation to open. */
-function inspect(b: Uint8Array, depth: number, c: TapCounts, customers: CustomerSpace, flows: Record<number, number>): void {
+function inspect(b: Uint8Array, depth: number, c: TapCounts, customers: CustomerSpace, flows: Record<number, number>, tcpFlows: ReadonlyMap<number, number>): void {
   if (depth > NEST_MAX || b.length < 20 || b[0]! >> 4 !== 4) return;
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const ihl = (b[0]! & 0x0f) * 4;
@@ -178,10 +185,10 @@ function inspect(b: Uint8Array, depth: number, c: TapCounts, customers: Customer
     c.espBytes += payload.length;
     return;
   }
-  if (proto === PROTO_IPV4) return inspect(payload, depth + 1, c, customers, flows);
+  if (proto === PROTO_IPV4) return inspect(payload, depth + 1, c, customers, flows, tcpFlows);
   if (proto === PROTO_MPLS_IN_IP) {
     // RFC 3032: 4-octet entries until the bottom-of-stack bit.
-    for (let o = 0; o + 4 <= payload.length; o += 4) if (payload[o + 2]! & 0x01) return inspect(payload.subarray(o + 4), depth + 1, c, customers, flows);
+    for (let o = 0; o + 4 <= payload.length; o += 4) if (payload[o + 2]! & 0x01) return inspect(payload.subarray(o + 4), depth + 1, c, customers, flows, tcpFlows);
     return;
   }
   if (proto !== PROTO_ICMP && proto !== PROTO_UDP && proto !== PROTO_TCP) return;
@@ -196,10 +203,11 @@ function inspect(b: Uint8Array, depth: number, c: TapCounts, customers: Customer
   }
   c.clearPackets++;
   c.clearPayloadBytes += data.length;
-  // Which flow: ping echo request/reply identifier, or the UDP flow magic.
+  // Which flow: ping echo request/reply identifier, the UDP flow magic, or a tcp flow's ports.
   const pv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   let flow: number | undefined;
   if (proto === PROTO_ICMP && (payload[0] === 8 || payload[0] === 0)) flow = pv.getUint16(4) - PING_ID_BASE;
   else if (proto === PROTO_UDP && payload.length >= 16 && pv.getUint32(8) === FLOW_MAGIC) flow = pv.getUint32(12);
+  else if (proto === PROTO_TCP) flow = tcpFlows.get(pv.getUint32(0));
   if (flow !== undefined && flow >= 0) flows[flow] = (flows[flow] ?? 0) + 1;
 }
