@@ -242,7 +242,8 @@ export class LabSession {
           await applyFault(lab, j.fault);
           done.add(j);
         }
-        if (t > lab.nowUs) await lab.runUntil(t);
+        // `>=`: a fresh lab's clock reads 0 before the events at 0 have run.
+        if (t >= lab.nowUs) await lab.runUntil(t);
       };
       const done = new Set<JournalEntry>();
       await runTo(base);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 async function ready(page: Page): Promise<void> {
   const toolbar = page.getByTestId('toolbar');
   await expect(toolbar).toHaveAttribute('data-phase', 'ready', { timeout: 30_000 });
-  await expect(toolbar).toHaveAttribute('data-busy', 'false');
+  await expect(toolbar).toHaveAttribute('data-busy', 'false', { timeout: 30_000 }); // step back starts a fresh lab of workers
 }
 
 test('editor: a three-site topology from nothing, a field error, undo, save and reload', async ({ page }) => {
