@@ -81,6 +81,8 @@ export class IpNode implements SimNode, NodeContext {
   private readonly received = new Map<number, { received: number; bytes: number; hist: LatencyHistogram }>();
   private ipId = 0;
   private crashed = false;
+  /** Operator commands taken (any may change app state: part of stateVersion). */
+  private commandsHandled = 0;
   /** Protocol applications (TCP and what runs on it, IKE, …), offered local packets in order. */
   private readonly apps: NodeApp[] = [];
   private started = false;
@@ -227,6 +229,7 @@ export class IpNode implements SimNode, NodeContext {
         this.started = true;
         break;
       case 'command': {
+        this.commandsHandled++;
         const c = input.command;
         if (c.kind === 'interface-up') {
           const st = this.ifs[c.ifIndex];
@@ -269,6 +272,17 @@ export class IpNode implements SimNode, NodeContext {
     const p = this.probes.nextDeadlineUs();
     if (p !== undefined && (t === undefined || p < t)) t = p;
     return t;
+  }
+
+  /** SimNode.stateVersion: the sum of the apps' (each never decreases), undefined if one has none. */
+  stateVersion(): number | undefined {
+    let v = this.commandsHandled;
+    for (const a of this.apps) {
+      const x = a.stateVersion?.();
+      if (x === undefined) return undefined;
+      v += x;
+    }
+    return v;
   }
 
   snapshot(): NodeSnapshot {

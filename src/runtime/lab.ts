@@ -5,6 +5,7 @@ import type { NodeCommand } from '../lib/sans-io.ts';
 import { Kernel } from '../sim/kernel.ts';
 import type { ChosenDataplane, DataplaneKind } from './dataplane.ts';
 import type { LabSnapshot } from '../sim/snapshot.ts';
+import type { ConvergenceCheck } from '../sim/convergence.ts';
 import type { Topology } from '../sim/topology/types.ts';
 import { applyLinkParams, windowFrames, type FrameEvent, type LinkParams } from './link-control.ts';
 
@@ -39,6 +40,8 @@ export interface Lab {
   /** The earliest `max` frames put on any link in [fromUs, toUs), classified (needs taps on). */
   frames(fromUs: number, toUs: number, max: number): Promise<FrameEvent[]>;
   snapshot(): Promise<LabSnapshot>;
+  /** The mode's convergence check now (equal to `checkConvergence` on `snapshot()`, far cheaper). */
+  convergence(): Promise<ConvergenceCheck>;
   pcap(linkIndex: number): Promise<Uint8Array>;
   trace(): Promise<string[]>;
   close(): Promise<void>;
@@ -97,6 +100,10 @@ export class SingleThreadLab implements Lab {
 
   async snapshot(): Promise<LabSnapshot> {
     return this.kernel.snapshot();
+  }
+
+  async convergence(): Promise<ConvergenceCheck> {
+    return this.kernel.convergence();
   }
 
   async pcap(linkIndex: number): Promise<Uint8Array> {

@@ -9,6 +9,7 @@ import type { TapRecord } from '../sim/link.ts';
 import { createSimNode } from '../sim/node-config.ts';
 import { Partition, type TraceEntry, type RemoteFrame } from '../sim/partition.ts';
 import type { DirCounters } from '../sim/snapshot.ts';
+import { ConvergenceProbe, type ConvergenceCounts } from '../sim/convergence.ts';
 import type { Topology } from '../sim/topology/types.ts';
 import { decodeBatch, encodeBatch } from './frame-batch.ts';
 import { chooseDataplane, type DataplaneKind } from './dataplane.ts';
@@ -42,6 +43,7 @@ export interface PartitionParts {
 
 export class PartitionHost {
   private part: Partition | undefined;
+  private probe: ConvergenceProbe | undefined;
   private partitionOf: number[] = [];
   private readonly ports = new Map<number, FramePort>();
   /** Batches received, by window then peer. */
@@ -116,6 +118,13 @@ export class PartitionHost {
     const nodes: [number, NodeSnapshot][] = [];
     for (let i = 0; i < this.partitionOf.length; i++) if (part.ownsNode(i)) nodes.push([i, part.nodeSnapshot(i)]);
     return { eventsProcessed: part.eventsProcessed, nodes, dirs: [...part.linkCounters().entries()] };
+  }
+
+  /** This partition's share of the convergence check (kept between calls: see ConvergenceProbe). */
+  convergence(): ConvergenceCounts {
+    const part = this.partition();
+    this.probe ??= new ConvergenceProbe(part.topology);
+    return part.convergence(this.probe);
   }
 
   tapRecords(link: number): TapRecord[] {

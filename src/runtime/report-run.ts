@@ -49,7 +49,7 @@ export async function runForReport(lab: Lab, opts: ReportRunOptions): Promise<Re
   for (let t = Math.min(sliceUs, untilUs); ; t = Math.min(t + sliceUs, untilUs)) {
     opts.signal?.throwIfAborted();
     await lab.runUntil(t);
-    if (tracker) tracker.sample(await lab.snapshot());
+    if (tracker) tracker.record(t, await lab.convergence());
     await opts.onSlice?.(t);
     if (t >= untilUs) break;
   }

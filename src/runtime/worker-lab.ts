@@ -8,6 +8,7 @@ import { assert } from '../lib/errors.ts';
 import type { NodeCommand } from '../lib/sans-io.ts';
 import type { NodeSnapshot } from '../node/types.ts';
 import { encodePcap } from '../sim/pcap.ts';
+import { addCounts, checkFromCounts, zeroCounts, type ConvergenceCheck } from '../sim/convergence.ts';
 import { mergeTrace, sortTap } from '../sim/partition.ts';
 import { buildSnapshot, type DirCounters, type LabSnapshot } from '../sim/snapshot.ts';
 import type { Topology } from '../sim/topology/types.ts';
@@ -207,6 +208,11 @@ export class WorkerLab implements Lab {
       for (const [d, c] of p.dirs) dirs.set(d, c);
     }
     return buildSnapshot(this.topology, this.nowUs, events, nodes, dirs);
+  }
+
+  async convergence(): Promise<ConvergenceCheck> {
+    const parts = await this.guard(this.hosts.map((h) => h.convergence()));
+    return checkFromCounts(parts.reduce(addCounts, zeroCounts()));
   }
 
   async pcap(linkIndex: number): Promise<Uint8Array> {

@@ -10,6 +10,7 @@ import { createSimNode } from './node-config.ts';
 import type { NodeDataplane } from '../node/types.ts';
 import { buildSnapshot, type LabSnapshot } from './snapshot.ts';
 import type { Topology } from './topology/types.ts';
+import { ConvergenceProbe, checkFromCounts, type ConvergenceCheck } from './convergence.ts';
 
 export interface KernelOptions {
   trace?: boolean;
@@ -22,6 +23,7 @@ export interface KernelOptions {
 
 export class Kernel {
   private readonly part: Partition;
+  private probe: ConvergenceProbe | undefined;
   /** Every event at or before this time has been processed. */
   nowUs = 0;
 
@@ -66,6 +68,12 @@ export class Kernel {
   snapshot(): LabSnapshot {
     const nodes = this.topology.nodes.map((n) => this.part.nodeSnapshot(n.index));
     return buildSnapshot(this.topology, this.nowUs, this.part.eventsProcessed, nodes, this.part.linkCounters());
+  }
+
+  /** The convergence check now, as `checkConvergence(topology, snapshot())` gives it, reading only nodes that changed. */
+  convergence(): ConvergenceCheck {
+    this.probe ??= new ConvergenceProbe(this.topology);
+    return checkFromCounts(this.part.convergence(this.probe));
   }
 
   /** The link's tap records as recorded (both directions; `dir` says which way). */

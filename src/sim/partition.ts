@@ -9,6 +9,7 @@ import { compareKeys, EVENT_CLASS, EventQueue, type EventKey } from './event-que
 import { LinkDirection, dirIndex, type LinkDirCounters, type TapRecord } from './link.ts';
 import type { SimNode, NodeSnapshot } from '../node/types.ts';
 import type { Topology } from './topology/types.ts';
+import type { ConvergenceCounts, ConvergenceProbe } from './convergence.ts';
 
 /** Builds the node with this index (the same function runs in every worker). */
 export type NodeFactory = (topology: Topology, nodeIndex: number) => SimNode;
@@ -145,6 +146,11 @@ export class Partition {
     const n = this.nodes.get(node);
     assert(n, `node ${node} is not in this partition`);
     return n.snapshot();
+  }
+
+  /** This partition's share of the convergence check (see ConvergenceProbe). */
+  convergence(probe: ConvergenceProbe): ConvergenceCounts {
+    return probe.counts(this.nodes);
   }
 
   /** Counters of the link directions this partition owns, by direction index. */
