@@ -10,6 +10,7 @@ import { createSimNode } from '../sim/node-config.ts';
 import { Partition, type TraceEntry, type RemoteFrame } from '../sim/partition.ts';
 import type { DirCounters } from '../sim/snapshot.ts';
 import { ConvergenceProbe, type ConvergenceCounts } from '../sim/convergence.ts';
+import type { BackboneTapParts } from '../sim/backbone-tap.ts';
 import type { Topology } from '../sim/topology/types.ts';
 import { decodeBatch, encodeBatch } from './frame-batch.ts';
 import { chooseDataplane, type DataplaneKind } from './dataplane.ts';
@@ -33,6 +34,8 @@ export interface PartitionInit {
   self: number;
   peers: { partition: number; port: FramePort }[];
   dataplane: DataplaneKind;
+  /** Count the report's backbone tap as frames are sent (Partition option). */
+  backboneTap?: boolean;
 }
 
 export interface PartitionParts {
@@ -68,7 +71,7 @@ export class PartitionHost {
       });
       port.start?.();
     }
-    this.part = new Partition(init.topology, init.owned, (t, i) => createSimNode(t, i, dp), { trace: init.trace, taps: init.taps });
+    this.part = new Partition(init.topology, init.owned, (t, i) => createSimNode(t, i, dp), { trace: init.trace, taps: init.taps, backboneTap: init.backboneTap ?? false });
     return dp.kind;
   }
 
@@ -125,6 +128,10 @@ export class PartitionHost {
     const part = this.partition();
     this.probe ??= new ConvergenceProbe(part.topology);
     return part.convergence(this.probe);
+  }
+
+  backboneTapParts(): BackboneTapParts | undefined {
+    return this.partition().backboneTapParts();
   }
 
   tapRecords(link: number): TapRecord[] {
