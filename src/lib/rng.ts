@@ -56,6 +56,8 @@ export class Pcg32 implements Rng {
 export const RNG_STREAM = {
   /** Link direction d uses stream LINK_BASE + d. */
   LINK_BASE: 1_000,
+  /** Traffic flow i (its topology index) uses stream TRAFFIC_BASE + i (a tcp flow's ephemeral source port). */
+  TRAFFIC_BASE: 500_000,
   /** Node i's consumer k (NODE_TCP, NODE_BGP, …) uses stream NODE_BASE + NODE_STRIDE·i + k. */
   NODE_BASE: 1_000_000,
   NODE_STRIDE: 16,

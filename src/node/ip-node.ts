@@ -1,8 +1,9 @@
 // An IPv4 router/host: forwards by longest-prefix match over its forwarding table (the underlay
 // routes of its configuration plus routes learned from BGP), answers ICMP echo, sends ICMP errors,
-// and sources the ping and UDP flows it is configured with. On a PE, packets arriving on a
-// VRF-attached interface are looked up in that VRF and cross the backbone as MPLS-in-IP (RFC 4364
-// §5, RFC 4023 §3). Sans-IO: time comes in with each input; never decides routes itself.
+// and sources the ping and UDP flows it is configured with (tcp flows run in a TcpFlowApp). On a
+// PE, packets arriving on a VRF-attached interface are looked up in that VRF and cross the backbone
+// as MPLS-in-IP (RFC 4364 §5, RFC 4023 §3). Sans-IO: time comes in with each input; never decides
+// routes itself.
 
 import { formatIpv4, ipv4Mask } from '../lib/addr.ts';
 import type { NodeInput, NodeOutput } from '../lib/sans-io.ts';
@@ -36,8 +37,11 @@ export const PING_ID_BASE = 0x5600;
 /** Outputs waiting to be polled, at most; past this the node drops and counts. */
 export const OUTPUT_QUEUE_MAX = 65_536;
 
+/** The flows the node runs itself (tcp flows run in a TcpFlowApp). */
+type OwnFlowConfig = Exclude<FlowConfig, { kind: 'tcp' }>;
+
 interface FlowState {
-  cfg: FlowConfig;
+  cfg: OwnFlowConfig;
   stats: FlowStats;
   nextSeq: number;
   nextUs: number | undefined;
@@ -128,7 +132,8 @@ export class IpNode implements SimNode, NodeContext {
     if (config.loopback !== undefined) this.local.add(config.loopback);
     for (const r of config.routes) this.installRoute(r);
     this.ifs = config.interfaces.map(() => ({ up: true, rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0 }));
-    this.flows = config.flows.map((cfg) => ({
+    const own = config.flows.filter((cfg): cfg is OwnFlowConfig => cfg.kind !== 'tcp');
+    this.flows = own.map((cfg) => ({
       cfg,
       stats: { index: cfg.index, kind: cfg.kind, sent: 0, received: 0 },
       nextSeq: 0,
@@ -298,6 +303,7 @@ export class IpNode implements SimNode, NodeContext {
   }
 
   snapshot(): NodeSnapshot {
+    const appFlows = this.apps.flatMap((a) => (a.flowStats ? [a.flowStats()] : []));
     const runtimeFlows = this.probes.snapshot();
     return {
       id: this.config.id,
@@ -309,19 +315,23 @@ export class IpNode implements SimNode, NodeContext {
         addr: `${formatIpv4(i.addr)}/${i.len}`,
         ...this.ifs[k]!,
       })),
-      flowsSent: this.flows.map((f) => {
-        const s: FlowStats = { ...f.stats };
-        if (f.stats.drops) s.drops = { ...f.stats.drops };
-        const latency = f.hist.summary();
-        if (latency) s.latency = latency;
-        return s;
-      }),
+      flowsSent: this.flows
+        .map((f) => {
+          const s: FlowStats = { ...f.stats };
+          if (f.stats.drops) s.drops = { ...f.stats.drops };
+          const latency = f.hist.summary();
+          if (latency) s.latency = latency;
+          return s;
+        })
+        .concat(appFlows.flatMap((a) => a.sent))
+        .sort((a, b) => a.index - b.index),
       flowsReceived: [...this.received.entries()]
-        .sort((a, b) => a[0] - b[0])
-        .map(([index, v]) => {
+        .map(([index, v]): NodeSnapshot['flowsReceived'][number] => {
           const latency = v.hist.summary();
           return { index, received: v.received, bytes: v.bytes, ...(latency ? { latency } : {}) };
-        }),
+        })
+        .concat(appFlows.flatMap((a) => a.received))
+        .sort((a, b) => a.index - b.index),
       routes: this.fib.size,
       apps: Object.fromEntries(this.apps.map((a) => [a.name, a.snapshot()])),
       espSas: this.apps.flatMap((a) => a.espSas?.() ?? []),

@@ -55,7 +55,19 @@ export interface UdpFlowConfig {
   dstPort: number;
 }
 
-export type FlowConfig = PingFlowConfig | UdpFlowConfig;
+/** A TCP transfer: connect at `startUs`, send `bytes` of the flow's deterministic stream, close. */
+export interface TcpFlowConfig {
+  kind: 'tcp';
+  index: number;
+  to: number;
+  /** Bytes the client sends (the stream header included, see tcp-flow-app.ts). */
+  bytes: number;
+  startUs: number;
+  srcPort: number;
+  dstPort: number;
+}
+
+export type FlowConfig = PingFlowConfig | UdpFlowConfig | TcpFlowConfig;
 
 export interface NodeConfig {
   index: number;
@@ -72,7 +84,7 @@ export interface NodeConfig {
 
 export interface FlowStats {
   index: number;
-  kind: 'ping' | 'udp';
+  kind: 'ping' | 'udp' | 'tcp';
   /** At the source: datagrams / echo requests sent. */
   sent: number;
   /** ping: replies back at the source; udp: datagrams received at the destination. */
@@ -89,6 +101,46 @@ export interface FlowStats {
    * one of the flow's packets). Losses nobody reported are not here.
    */
   drops?: Partial<Record<FlowDropReason, number>>;
+  /** tcp only: the client's side of the transfer. */
+  tcp?: TcpFlowClientStats;
+}
+
+/** A tcp flow at its client (source host). Times are virtual microseconds. */
+export interface TcpFlowClientStats {
+  /** Bytes the client handed to TCP (its send buffer took them). */
+  bytesSent: number;
+  /** Bytes the server's TCP acknowledged. */
+  bytesAcked: number;
+  /** When the client sent its SYN; absent before the start or when the connect was refused locally. */
+  connectAtUs?: number;
+  /** SYN sent to ESTABLISHED: the handshake round trip. */
+  setupUs?: number;
+  /** Segments with sequence space sent before (timeouts, fast retransmits, go-back-N). */
+  retransmits: number;
+  fastRetransmits: number;
+  timeouts: number;
+  /** RFC 9293 state name of the client's connection (`CLOSED` once it is gone). */
+  state: string;
+  /** Why the connection closed, once it has. */
+  closeReason?: string;
+  /** The server's FIN reached the client (after the client's own FIN: the FIN exchange). */
+  finReceived: boolean;
+}
+
+/** A tcp flow at its server (destination host): bytes checked against the flow's stream. */
+export interface TcpFlowServerStats {
+  /** Connections of this flow the server accepted. */
+  connections: number;
+  /** Bytes received in order that match the flow's stream (the header included). */
+  bytesReceived: number;
+  /** Bytes that did not match the stream (0 unless something corrupted it). */
+  bytesCorrupt: number;
+  /** The stream's length as its header announces it. */
+  bytesExpected: number;
+  /** When the last expected byte arrived. */
+  lastByteAtUs?: number;
+  /** The client's FIN reached the server. */
+  finReceived: boolean;
 }
 
 export type FlowDropReason = 'noRouteAtSource' | 'unreachable' | 'ttlExceeded';
@@ -112,7 +164,7 @@ export interface NodeSnapshot {
   /** Flows this node sources (sent, and ping replies). */
   flowsSent: FlowStats[];
   /** UDP datagrams this node received, per flow index. */
-  flowsReceived: { index: number; received: number; bytes: number; latency?: LatencySummary }[];
+  flowsReceived: { index: number; received: number; bytes: number; latency?: LatencySummary; tcp?: TcpFlowServerStats }[];
   routes: number;
   /** Per hosted application (by name), its own inspection data. */
   apps: Record<string, Record<string, unknown>>;
@@ -240,6 +292,8 @@ export interface NodeApp {
    * an app without one is read at every sample.
    */
   stateVersion?(): number | undefined;
+  /** Flows the app runs (tcp flows): their stats at the source and at the destination. */
+  flowStats?(): { sent: FlowStats[]; received: NodeSnapshot['flowsReceived'] };
   /** An operator command the node does not handle itself (e.g. `clear-bgp`); true if the app took it. */
   operatorCommand?(command: NodeCommand, nowUs: number): boolean;
 }

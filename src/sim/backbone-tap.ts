@@ -128,9 +128,16 @@ export class BackboneTap {
   private readonly linkTaps = new Map<number, { c: TapCounts; ends: Set<string> }>();
   private readonly flowClearPackets: Record<number, number> = {};
   private readonly controlByNode: Record<string, Record<ControlProtocol, PacketsBytes>> = {};
+  /** TCP flows are told apart by their ports (both directions): only the first data segment carries the flow magic. */
+  private readonly tcpFlows = new Map<number, number>();
 
   constructor(private readonly topology: Topology) {
     this.customers = new CustomerSpace(topology);
+    for (const t of topology.traffic) {
+      if (t.kind !== 'tcp') continue;
+      this.tcpFlows.set(((t.srcPort << 16) | t.dstPort) >>> 0, t.index);
+      this.tcpFlows.set(((t.dstPort << 16) | t.srcPort) >>> 0, t.index);
+    }
     for (const l of topology.links) {
       this.owner.set(l.a.addr, l.a.node);
       this.owner.set(l.b.addr, l.b.node);
@@ -164,7 +171,7 @@ export class BackboneTap {
         }
       }
     }
-    inspect(b, 0, c, this.customers, this.flowClearPackets);
+    inspect(b, 0, c, this.customers, this.flowClearPackets, this.tcpFlows);
   }
 
   parts(): BackboneTapParts {
@@ -221,7 +228,7 @@ export function analyseBackbone(topology: Topology, capture: (linkIndex: number)
 }
 
 /** One IPv4 packet (possibly nested): ESP, clear customer payload, or an encapsulation to open. */
-function inspect(b: Uint8Array, depth: number, c: TapCounts, customers: CustomerSpace, flows: Record<number, number>): void {
+function inspect(b: Uint8Array, depth: number, c: TapCounts, customers: CustomerSpace, flows: Record<number, number>, tcpFlows: ReadonlyMap<number, number>): void {
   if (depth > NEST_MAX || b.length < 20 || b[0]! >> 4 !== 4) return;
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const ihl = (b[0]! & 0x0f) * 4;
@@ -234,10 +241,10 @@ function inspect(b: Uint8Array, depth: number, c: TapCounts, customers: Customer
     c.espBytes += payload.length;
     return;
   }
-  if (proto === PROTO_IPV4) return inspect(payload, depth + 1, c, customers, flows);
+  if (proto === PROTO_IPV4) return inspect(payload, depth + 1, c, customers, flows, tcpFlows);
   if (proto === PROTO_MPLS_IN_IP) {
     // RFC 3032: 4-octet entries until the bottom-of-stack bit.
-    for (let o = 0; o + 4 <= payload.length; o += 4) if (payload[o + 2]! & 0x01) return inspect(payload.subarray(o + 4), depth + 1, c, customers, flows);
+    for (let o = 0; o + 4 <= payload.length; o += 4) if (payload[o + 2]! & 0x01) return inspect(payload.subarray(o + 4), depth + 1, c, customers, flows, tcpFlows);
     return;
   }
   if (proto !== PROTO_ICMP && proto !== PROTO_UDP && proto !== PROTO_TCP) return;
@@ -252,10 +259,11 @@ function inspect(b: Uint8Array, depth: number, c: TapCounts, customers: Customer
   }
   c.clearPackets++;
   c.clearPayloadBytes += data.length;
-  // Which flow: ping echo request/reply identifier, or the UDP flow magic.
+  // Which flow: ping echo request/reply identifier, the UDP flow magic, or a tcp flow's ports.
   const pv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   let flow: number | undefined;
   if (proto === PROTO_ICMP && (payload[0] === 8 || payload[0] === 0)) flow = pv.getUint16(4) - PING_ID_BASE;
   else if (proto === PROTO_UDP && payload.length >= 16 && pv.getUint32(8) === FLOW_MAGIC) flow = pv.getUint32(12);
+  else if (proto === PROTO_TCP) flow = tcpFlows.get(pv.getUint32(0));
   if (flow !== undefined && flow >= 0) flows[flow] = (flows[flow] ?? 0) + 1;
 }

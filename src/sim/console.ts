@@ -325,16 +325,29 @@ export function renderTree(v: unknown, indent = ''): string[] {
   return [`${indent}${str(v)}`];
 }
 
+/** The apps that hold a node's group security association: the member (`gkm` on a CE; `member` in
+ * older snapshots), the GCKS on the S/R, and the group data plane that uses its TEKs. */
+const GSA_APPS: readonly [string, string][] = [
+  ['gkm', 'Group member (G-IKEv2)'],
+  ['member', 'Group member'],
+  ['gcks', 'Group Controller/Key Server (GCKS)'],
+  ['group-esp', 'Group data plane (ESP on the TEKs)'],
+];
+
 function showGsa(ctx: ConsoleContext) {
   const n = node(ctx);
   const parts: string[] = [];
-  for (const app of ['member', 'gcks']) {
+  for (const [app, title] of GSA_APPS) {
     const a = n.apps[app];
     if (!isRec(a)) continue;
-    parts.push(app === 'member' ? 'Group member' : 'Group Controller/Key Server (GCKS)');
-    parts.push(...renderTree(a, '  '));
+    parts.push(title);
+    // SPIs as the rest of the console prints them (the member reports its outbound SPI as a number).
+    parts.push(...renderTree(typeof a.outboundSpi === 'number' ? { ...a, outboundSpi: `0x${(a.outboundSpi >>> 0).toString(16).padStart(8, '0')}` } : a, '  '));
   }
-  if (!parts.length) return fail(`no group security association on ${n.id} (no G-IKEv2 member or GCKS here in mode ${ctx.topology.mode})`);
+  // Only the group's own apps count: a data plane without a member or a GCKS holds no GSA.
+  if (!GSA_APPS.slice(0, 3).some(([app]) => isRec(n.apps[app]))) return fail(`no group security association on ${n.id} (no G-IKEv2 member or GCKS here in mode ${ctx.topology.mode})`);
+  const group = ctx.topology.groups.find((g) => g.sr === n.id || g.members.includes(n.id));
+  if (group) parts.unshift(`Group ${group.groupId} (${group.name}), GCKS ${group.sr}, ${group.members.length} members, discovery ${group.discovery}`);
   return ok(parts.join('\n'));
 }
 

@@ -124,7 +124,7 @@ export const CheckSchema = z.union(
       description: 'No node holds an ESP SA whose destination is one of this node\'s addresses, and the node holds none itself.',
     }),
     z.strictObject({ registeredMembers: z.strictObject({ node: id, count: count }) }).meta({
-      description: 'The S/R device reports exactly `count` registered members (its `gcks` app: `registered`, or `members[].state`).',
+      description: 'The S/R device reports exactly `count` registered members (its `gcks` app: `registered`, `members` as a count, or `members[].state`).',
     }),
     z.strictObject({ bgpEstablished: z.strictObject({ node: id, min: count }) }).meta({
       description: 'The node has at least `min` BGP sessions in state Established.',
@@ -281,6 +281,7 @@ function evaluateCheck(c: Check, s: LabState): CheckResult {
     if (!gcks) return res(false, `${n.id} runs no group key server (no gcks state in its snapshot)`);
     let k: number | undefined;
     if (typeof gcks['registered'] === 'number') k = gcks['registered'];
+    else if (typeof gcks['members'] === 'number') k = gcks['members'];
     else if (Array.isArray(gcks['members'])) k = (gcks['members'] as { state?: unknown }[]).filter((m) => m?.state === 'registered').length;
     if (k === undefined) return res(false, `${n.id}'s gcks state has neither 'registered' nor 'members'`);
     return res(k === c.registeredMembers.count, `${k} registered`);

@@ -28,6 +28,7 @@ import { installBgpRoutes } from '../node/bgp-fib.ts';
 import { VrfTables, vrfInspector, type VrfBinding } from '../node/vrf-forwarding.ts';
 import { TcpApp } from '../node/tcp-app.ts';
 import { bgpPlan } from './bgp-plan.ts';
+import { tcpFlowPlan, tcpFlowApp } from './tcp-flow-plan.ts';
 import { addGroupApps, groupPlan } from './group-plan.ts';
 import type { FlowConfig, InterfaceConfig, NodeConfig, NodeDataplane, RouteConfig, SimNode } from '../node/types.ts';
 
@@ -201,9 +202,11 @@ export function createSimNode(topology: Topology, nodeIndex: number, dataplane: 
   const group = groupPlan(topology, nodeIndex);
   if (group) addGroupApps(node, group, topology, nodeIndex, () => dataplane.newEsp());
   const plan = bgpPlan(topology, nodeIndex);
+  const flows = tcpFlowPlan(topology, nodeIndex);
+  const tcp = plan || flows ? new TcpApp(node, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_TCP))) : undefined;
+  if (tcp) node.addApp(tcp);
+  if (flows) node.addApp(tcpFlowApp(node, tcp!, flows));
   if (plan) {
-    const tcp = new TcpApp(node, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_TCP)));
-    node.addApp(tcp);
     // A CE that asks for pre-established SAs sets the P flag of its Security Gateway Identity.
     const originated = gw?.announcePreEstablish
       ? plan.originated.map((r) => ({
@@ -228,7 +231,7 @@ export function createSimNode(topology: Topology, nodeIndex: number, dataplane: 
       }
       installBgpRoutes(node, processor, tables);
     }
-    node.addApp(new BgpApp(node, tcp, plan.speaker, processor, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_BGP))));
+    node.addApp(new BgpApp(node, tcp!, plan.speaker, processor, rngFor(topology.seed, nodeStream(nodeIndex, RNG_STREAM.NODE_BGP))));
   }
   return node;
 }

@@ -38,16 +38,36 @@ export const NodeSummarySchema = z
   })
   .meta({ title: 'NodeSummary' });
 
+const tcpFlow = z
+  .object({
+    bytes: int.meta({ description: 'Bytes the flow sends (configured), its 12-byte stream header included.' }),
+    bytesSent: int.meta({ description: 'Bytes the client handed to TCP.' }),
+    bytesAcked: int.meta({ description: "Bytes the server's TCP acknowledged (client's count)." }),
+    bytesReceived: int.meta({ description: "Bytes the server received in order that match the flow's deterministic stream." }),
+    bytesCorrupt: int.meta({ description: 'Bytes received that did not match the stream.' }),
+    setupUs: int.nullable().meta({ description: 'SYN sent to ESTABLISHED at the client: the handshake round trip (virtual µs).' }),
+    completionUs: int.nullable().meta({ description: 'Flow start to the last byte at the server (virtual µs); null until every byte arrived.' }),
+    goodputBps: int.nullable().meta({ description: 'bytes · 8 / completionUs, bits per second.' }),
+    retransmits: int.meta({ description: 'Segments the client sent again (timeouts, fast retransmits, go-back-N).' }),
+    fastRetransmits: int,
+    timeouts: int,
+    clientState: z.string().meta({ description: "The client connection's RFC 9293 state (TIME-WAIT after a normal close, CLOSED once gone)." }),
+    closeReason: z.string().nullable().meta({ description: 'normal, reset, refused, timeout or aborted, once the client connection closed.' }),
+    finReceived: z.object({ server: z.boolean(), client: z.boolean() }).meta({ description: "The client's FIN reached the server; the server's FIN reached the client." }),
+    complete: z.boolean().meta({ description: 'Every byte received in order and intact, and the server saw the FIN.' }),
+  })
+  .meta({ title: 'TcpFlow' });
+
 export const FlowVerdictSchema = z
   .object({
     index: int,
-    kind: z.enum(['ping', 'udp']),
+    kind: z.enum(['ping', 'udp', 'tcp']),
     from: z.string(),
     to: z.string(),
-    sent: int.meta({ description: 'Echo requests / datagrams sent by the source host.' }),
+    sent: int.meta({ description: 'Echo requests / datagrams sent by the source host; tcp: bytes handed to TCP.' }),
     received: int,
-    delivered: int.meta({ description: 'ping: echo replies back at the source; udp: datagrams counted at the receivers.' }),
-    lost: int,
+    delivered: int.meta({ description: 'ping: echo replies back at the source; udp: datagrams counted at the receivers; tcp: bytes received in order at the server.' }),
+    lost: int.meta({ description: 'sent - received; tcp: bytes of the flow not received.' }),
     rttMinUs: n.optional(),
     rttAvgUs: n.optional(),
     rttMaxUs: n.optional(),
@@ -57,11 +77,12 @@ export const FlowVerdictSchema = z
     latencyPercentiles: z
       .object({ kind: z.enum(['rtt', 'one-way']), samples: int, p50Us: n, p90Us: n, p99Us: n, maxUs: n })
       .nullable()
-      .meta({ description: 'ping: round trip; udp: one way (send time carried in the payload). A percentile is its bin\'s upper bound (within ~9%), capped by the exact max.' }),
+      .meta({ description: 'ping: round trip; udp: one way (send time carried in the payload); tcp: the handshake round trip. A percentile is its bin\'s upper bound (within ~9%), capped by the exact max.' }),
     backbone: z
       .object({ clearPackets: int, protected: z.boolean() })
       .nullable()
-      .meta({ description: 'clearPackets: the flow\'s packets (echo id / UDP flow magic) seen in clear on backbone and access links; protected: delivered > 0 and clearPackets = 0.' }),
+      .meta({ description: 'clearPackets: the flow\'s packets (echo id / UDP flow magic) seen in clear on backbone and access links; protected: delivered > 0 and clearPackets = 0. Null without a tap, and for tcp flows (the tap does not attribute TCP segments).' }),
+    tcp: tcpFlow.optional().meta({ description: 'tcp flows only: the transfer from its client and its server.' }),
   })
   .meta({ title: 'FlowVerdict' });
 

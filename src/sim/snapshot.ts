@@ -1,7 +1,7 @@
 // The state of a run that the layers above read: per node, per link, per flow. Plain data, built
 // by merging what each partition owns, so both runtimes produce equal snapshots.
 
-import type { FlowDropReason, NodeSnapshot } from '../node/types.ts';
+import type { FlowDropReason, NodeSnapshot, TcpFlowClientStats, TcpFlowServerStats } from '../node/types.ts';
 import { latencyPercentileUs, mergeLatency, type LatencySummary } from '../node/latency-histogram.ts';
 import type { BackboneTapResult, ControlProtocol, PacketsBytes, TapCounts } from './backbone-tap.ts';
 import { CONTROL_PROTOCOLS } from './backbone-tap.ts';
@@ -23,7 +23,7 @@ export interface LinkSnapshot {
 
 export interface FlowReport {
   index: number;
-  kind: 'ping' | 'udp';
+  kind: 'ping' | 'udp' | 'tcp';
   from: string;
   to: string;
   sent: number;
@@ -36,6 +36,37 @@ export interface FlowReport {
   latency?: LatencySummary;
   /** Packets known dropped, by reason (see FlowStats.drops). */
   drops?: Partial<Record<FlowDropReason, number>>;
+  /** tcp only: the transfer, from its client and its server (sent/received/lost are then bytes). */
+  tcp?: TcpFlowReport;
+}
+
+/** A tcp flow: what the client sent, what the server received, and when. Times in virtual µs. */
+export interface TcpFlowReport {
+  /** Bytes the flow sends (configured). */
+  bytes: number;
+  /** Handed to TCP by the client / acknowledged by the server's TCP / received in order and intact. */
+  bytesSent: number;
+  bytesAcked: number;
+  bytesReceived: number;
+  /** Received bytes that did not match the flow's stream. */
+  bytesCorrupt: number;
+  /** SYN sent to ESTABLISHED at the client (the handshake round trip); null without a connection. */
+  setupUs: number | null;
+  /** Start to the last byte at the server; null until every byte arrived. */
+  completionUs: number | null;
+  /** bytes · 8 / completion time, bits per second; null until complete. */
+  goodputBps: number | null;
+  /** Segments the client sent again (any cause), of which fast retransmits; retransmission timeouts. */
+  retransmits: number;
+  fastRetransmits: number;
+  timeouts: number;
+  /** The client connection's RFC 9293 state, and why it closed once it has. */
+  clientState: string;
+  closeReason: string | null;
+  /** Each end got the other's FIN (the client closes first, the server then closes). */
+  finReceived: { server: boolean; client: boolean };
+  /** Every byte received in order and intact, and the client's FIN seen by the server. */
+  complete: boolean;
 }
 
 export interface LabSnapshot {
@@ -77,15 +108,18 @@ export function buildSnapshot(
     const src = nodes[topology.nodes.findIndex((n) => n.id === t.from)];
     const sent = src?.flowsSent.find((f) => f.index === t.index);
     let received = sent?.received ?? 0;
-    if (t.kind === 'udp') {
+    if (t.kind === 'udp' || t.kind === 'tcp') {
       received = 0;
       for (const n of nodes) received += n.flowsReceived.find((f) => f.index === t.index)?.received ?? 0;
     }
-    const r: FlowReport = { index: t.index, kind: t.kind, from: t.from, to: t.toLabel, sent: sent?.sent ?? 0, received, lost: Math.max(0, (sent?.sent ?? 0) - received) };
+    // tcp: lost = bytes of the flow not (yet) received.
+    const lost = t.kind === 'tcp' ? Math.max(0, t.bytes - received) : Math.max(0, (sent?.sent ?? 0) - received);
+    const r: FlowReport = { index: t.index, kind: t.kind, from: t.from, to: t.toLabel, sent: sent?.sent ?? 0, received, lost };
     if (sent?.rttMinUs !== undefined) r.rttMinUs = sent.rttMinUs;
     if (sent?.rttAvgUs !== undefined) r.rttAvgUs = sent.rttAvgUs;
     if (sent?.rttMaxUs !== undefined) r.rttMaxUs = sent.rttMaxUs;
-    const latency = t.kind === 'ping' ? sent?.latency : mergeLatency(nodes.map((n) => n.flowsReceived.find((f) => f.index === t.index)?.latency));
+    if (t.kind === 'tcp') r.tcp = tcpFlowReport(t.bytes, t.startUs, sent?.tcp, nodes.flatMap((n) => n.flowsReceived.find((f) => f.index === t.index)?.tcp ?? []));
+    const latency = t.kind !== 'udp' ? sent?.latency : mergeLatency(nodes.map((n) => n.flowsReceived.find((f) => f.index === t.index)?.latency));
     if (latency) r.latency = latency;
     if (sent?.drops) r.drops = { ...sent.drops };
     return r;
@@ -93,11 +127,36 @@ export function buildSnapshot(
   return { nowUs, eventsProcessed, nodes, links, flows };
 }
 
+/** Merges a tcp flow's client stats with its server's (normally one; several hosts may hold the address). */
+function tcpFlowReport(bytes: number, startUs: number, client: TcpFlowClientStats | undefined, servers: TcpFlowServerStats[]): TcpFlowReport {
+  const server = servers.reduce<TcpFlowServerStats | undefined>((best, s) => (best === undefined || s.bytesReceived > best.bytesReceived ? s : best), undefined);
+  const bytesReceived = servers.reduce((a, s) => a + s.bytesReceived, 0);
+  const done = server?.lastByteAtUs;
+  const completionUs = done !== undefined ? done - startUs : null;
+  return {
+    bytes,
+    bytesSent: client?.bytesSent ?? 0,
+    bytesAcked: client?.bytesAcked ?? 0,
+    bytesReceived,
+    bytesCorrupt: servers.reduce((a, s) => a + s.bytesCorrupt, 0),
+    setupUs: client?.setupUs ?? null,
+    completionUs,
+    goodputBps: completionUs !== null && completionUs > 0 ? Math.round((bytes * 8 * 1_000_000) / completionUs) : null,
+    retransmits: client?.retransmits ?? 0,
+    fastRetransmits: client?.fastRetransmits ?? 0,
+    timeouts: client?.timeouts ?? 0,
+    clientState: client?.state ?? 'CLOSED',
+    closeReason: client?.closeReason ?? null,
+    finReceived: { server: server?.finReceived ?? false, client: client?.finReceived ?? false },
+    complete: server !== undefined && server.bytesReceived === bytes && server.bytesCorrupt === 0 && server.finReceived,
+  };
+}
+
 /** Version of the report shape (public/report.schema.json); bumped when a field changes meaning. */
 export const REPORT_SCHEMA_VERSION = 1;
 
 export interface LatencyVerdict {
-  /** `rtt` for ping (echo round trip), `one-way` for UDP (send time carried in the payload). */
+  /** `rtt` for ping (echo round trip) and tcp (handshake), `one-way` for UDP (send time carried in the payload). */
   kind: 'rtt' | 'one-way';
   samples: number;
   p50Us: number;
@@ -107,7 +166,7 @@ export interface LatencyVerdict {
 }
 
 export interface FlowVerdict extends FlowReport {
-  /** Packets that reached the destination (ping: replies back at the source). */
+  /** Packets that reached the destination (ping: replies back at the source; tcp: bytes in order). */
   delivered: number;
   /** Packets known dropped, by reason; `unaccounted` is lost minus the known ones. */
   dropped: Partial<Record<FlowDropReason | 'unaccounted', number>>;
@@ -148,10 +207,11 @@ function flowVerdict(f: FlowReport, tap: BackboneTapResult | undefined): FlowVer
   if (f.lost > known) dropped.unaccounted = f.lost - known;
   const l = f.latency;
   const latencyPercentiles: LatencyVerdict | null = l
-    ? { kind: f.kind === 'ping' ? 'rtt' : 'one-way', samples: l.count, p50Us: latencyPercentileUs(l, 0.5), p90Us: latencyPercentileUs(l, 0.9), p99Us: latencyPercentileUs(l, 0.99), maxUs: l.maxUs }
+    ? { kind: f.kind === 'udp' ? 'one-way' : 'rtt', samples: l.count, p50Us: latencyPercentileUs(l, 0.5), p90Us: latencyPercentileUs(l, 0.9), p99Us: latencyPercentileUs(l, 0.99), maxUs: l.maxUs }
     : null;
   const clearPackets = tap?.flowClearPackets[f.index] ?? 0;
-  return { ...f, delivered: f.received, dropped, latencyPercentiles, backbone: tap ? { clearPackets, protected: f.received > 0 && clearPackets === 0 } : null };
+  const backbone = tap ? { clearPackets, protected: f.received > 0 && clearPackets === 0 } : null;
+  return { ...f, delivered: f.received, dropped, latencyPercentiles, backbone };
 }
 
 const sumControl = (parts: Record<ControlProtocol, PacketsBytes>[]): Record<ControlProtocol, PacketsBytes> => {

@@ -39,6 +39,22 @@ describe('vpnlab check', () => {
     expect(res.code).toBe(0);
   });
 
+  it('join-group: task 1 passes as shipped; once ce-d joins group 1 it registers, gets the GSA and site 4 is reached through ESP', async () => {
+    const shipped = await cli(['check', 'public/labs/join-group.yaml', '--json', join(mkdtempSync(join(tmpdir(), 'vpnlab-check-')), 'r.json')]);
+    expect(shipped.out).toContain('PASS 1. Observe the group of three');
+    expect(shipped.code).toBe(1);
+    const dir = mkdtempSync(join(tmpdir(), 'vpnlab-check-'));
+    const topo = readFileSync('public/labs/join-group.topology.yaml', 'utf8').replace('members: [ce-a, ce-b, ce-c]', 'members: [ce-a, ce-b, ce-c, ce-d]');
+    expect(topo).toContain('[ce-a, ce-b, ce-c, ce-d]');
+    writeFileSync(join(dir, 'join-group.topology.yaml'), topo);
+    copyFileSync('public/labs/join-group.yaml', join(dir, 'lab.yaml'));
+    const res = await cli(['check', join(dir, 'lab.yaml'), '--json', join(dir, 'r.json')]);
+    // The tasks describe successive states: after the join, task 1 (a group of three) no longer holds.
+    const json = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+    expect(json.tasks.map((t: { pass: boolean }) => t.pass)).toEqual([false, true, true]);
+    expect(res.out).toContain('✓ sr has 4 registered members');
+  });
+
   it('rejects a bad lab file with every error and exit 2, and a missing link', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vpnlab-check-'));
     writeFileSync(join(dir, 'bad.yaml'), 'lab: x\ntopology: t.yaml\ntasks:\n  - { title: a, checks: [{ reaches: { from: 1 } }] }\n');

@@ -17,7 +17,9 @@ describe('generate', () => {
       expect(t.nodes.filter((n) => n.role === 'host')).toHaveLength(sites);
       expect(t.nodes.filter((n) => n.role === 'pe' && !n.routeReflector)).toHaveLength(peCount(sites));
       expect(t.nodes.filter((n) => n.routeReflector)).toHaveLength(1);
-      expect(t.nodes.filter((n) => n.role === 'sr')).toHaveLength(1);
+      // One S/R device per group (a device serves one group), each group served by its own.
+      expect(t.nodes.filter((n) => n.role === 'sr')).toHaveLength(vpns);
+      expect(new Set(t.groups.map((g) => g.sr)).size).toBe(vpns);
       expect(t.vpns).toHaveLength(vpns);
       expect(t.groups).toHaveLength(vpns);
       expect(t.vpns.reduce((s, v) => s + v.sites.length, 0)).toBe(sites);

@@ -12,6 +12,8 @@
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { formatIpv4, ipv4Mask, parseIpv4, parseIpv4InterfaceAddress } from '../../lib/addr.ts';
+import { RNG_STREAM, rngFor } from '../../lib/rng.ts';
+import { TCP_EPHEMERAL_PORT_MAX, TCP_EPHEMERAL_PORT_MIN } from '../../proto/ip/tcp.ts';
 import {
   GroupSchema,
   IPV4_PATTERN,
@@ -27,6 +29,7 @@ import {
   parseDurationUs,
   parseLoss,
   parseRateBps,
+  parseSizeBytes,
   topologyErrorMap,
   type GroupFile,
   type LinkDefaultsFile,
@@ -180,9 +183,17 @@ export function loadTopology(text: string, opts: LoadOptions = {}): LoadResult {
         rawNodeIds: rawIds(rawObj.nodes),
       };
 
-  const resolved = resolve(parts, errs);
+  // The run's seed (tcp flows draw their default source port from it); unused when loading fails.
+  const seed = opts.seed ?? (parsed.success ? parsed.data.seed : 0);
+  const resolved = resolve(parts, errs, seed);
   if (!parsed.success || errs.count > 0 || !resolved) return fail(errs, doc, lineCounter);
   const file = parsed.data;
+  // Seed 001's group mode needs an S/R device and its members: without a group it would only run
+  // the sites in clear, which is not what a trainee asked for.
+  if ((opts.mode ?? file.mode) === 'group' && resolved.groups.length === 0) {
+    errs.add(opts.mode !== undefined ? [] : ['mode'], 'group mode needs at least one entry in `groups` (an S/R device and its members); this file has none: run it in l3vpn, mesh or gateway mode, or add a group');
+    return fail(errs, doc, lineCounter);
+  }
   return {
     ok: true,
     topology: {
@@ -344,7 +355,7 @@ interface Resolved {
   traffic: TrafficDef[];
 }
 
-function resolve(parts: Parts, errs: Errors): Resolved | undefined {
+function resolve(parts: Parts, errs: Errors, seed: number): Resolved | undefined {
   // --- nodes
   const nodeById = new Map<string, Indexed<NodeFile>>();
   const routerIds = new Map<number, Path>();
@@ -717,6 +728,19 @@ function resolve(parts: Parts, errs: Errors): Resolved | undefined {
         intervalUs: parseDurationUs(v.interval)!,
         startUs: parseDurationUs(v.start)!,
         sizeBytes: v.size,
+      });
+    } else if (v.kind === 'tcp') {
+      traffic.push({
+        kind: 'tcp',
+        index: i,
+        from: v.from,
+        to,
+        toLabel: v.to,
+        bytes: parseSizeBytes(v.bytes)!,
+        startUs: parseDurationUs(v.start)!,
+        // RFC 6056 §3.3.1: a port from the dynamic range, here drawn from the run's seed (stream of this flow).
+        srcPort: v.srcPort ?? TCP_EPHEMERAL_PORT_MIN + rngFor(seed, RNG_STREAM.TRAFFIC_BASE + i).nextInt(TCP_EPHEMERAL_PORT_MAX - TCP_EPHEMERAL_PORT_MIN + 1),
+        dstPort: v.dstPort,
       });
     } else {
       traffic.push({

@@ -7,6 +7,7 @@
 
 import { z } from 'zod';
 import { MODES, PE_AUTH_ALGORITHMS, PE_AUTH_KEY_BYTES_MAX, PE_AUTH_KINDS, ROLES } from './types.ts';
+import { TCP_FLOW_BYTES_MAX, TCP_FLOW_HEADER_BYTES } from '../../node/tcp-flow-app.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Patterns and exact unit converters
@@ -15,6 +16,8 @@ export const ID_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 export const DURATION_PATTERN = /^(\d+)(?:\.(\d+))?(us|ms|s)$/;
 export const RATE_PATTERN = /^(\d+)(?:\.(\d+))?(bps|kbps|Mbps|Gbps)$/;
 export const PERCENT_PATTERN = /^(\d+(?:\.\d+)?)%$/;
+/** A byte count: number + unit B, kB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024). */
+export const SIZE_PATTERN = /^(\d+)(?:\.(\d+))?(B|kB|MB|GB|KiB|MiB|GiB)$/;
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4 = `${OCTET}(?:\\.${OCTET}){3}`;
 const PREFIX_LEN = '(?:3[0-2]|[12]?\\d)';
@@ -59,6 +62,21 @@ export function parseRateBps(value: string | number): number | undefined {
   const m = RATE_PATTERN.exec(value);
   if (!m) return undefined;
   return scaleDecimal(m[1]!, m[2] ?? '', RATE_EXP[m[3]!]!);
+}
+
+const SIZE_UNIT_BYTES: Record<string, bigint> = { B: 1n, kB: 1000n, MB: 1000n ** 2n, GB: 1000n ** 3n, KiB: 1024n, MiB: 1024n ** 2n, GiB: 1024n ** 3n };
+
+/** 4096 | "1MB" | "1.5KiB" -> whole bytes; undefined when malformed or not a whole number of bytes. */
+export function parseSizeBytes(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  const m = SIZE_PATTERN.exec(value);
+  if (!m) return undefined;
+  const frac = m[2] ?? '';
+  const scaled = BigInt(m[1]! + frac) * SIZE_UNIT_BYTES[m[3]!]!;
+  const div = 10n ** BigInt(frac.length);
+  if (scaled % div !== 0n) return undefined;
+  const n = Number(scaled / div);
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** 0.01 | "1%" -> probability 0..1; undefined when out of range or malformed. */
@@ -285,6 +303,17 @@ const PayloadSchema = z.int({ error: payloadErr }).min(0, { error: payloadErr })
 
 const portErr = expecting('a port number from 1 to 65535');
 const PortSchema = z.int({ error: portErr }).min(1, { error: portErr }).max(65535, { error: portErr });
+
+const SIZE_EXAMPLE = `a byte count from ${TCP_FLOW_HEADER_BYTES} to 1GiB such as 4096, "64kB" or "1MB"`;
+const sizeErr = expecting(SIZE_EXAMPLE);
+const sizeInRange = (v: string | number): boolean => {
+  const n = parseSizeBytes(v);
+  return n !== undefined && n >= TCP_FLOW_HEADER_BYTES && n <= TCP_FLOW_BYTES_MAX;
+};
+/** Bytes of a tcp flow: a whole number or number + unit; at least the stream header, at most 1 GiB. */
+const FlowBytesSchema = z
+  .union([z.int({ error: sizeErr }), z.string({ error: sizeErr }).regex(SIZE_PATTERN, { error: sizeErr })], { error: sizeErr })
+  .refine(sizeInRange, { error: sizeErr });
 
 const modeErr = expecting(`one of ${MODES.map((m) => `"${m}"`).join(', ')}`);
 export const ModeSchema = z.enum(MODES, { error: modeErr });
@@ -596,11 +625,26 @@ export const UdpSchema = z
   })
   .meta({ title: 'UDP flow', description: 'A constant-rate UDP flow from a host.' });
 
-export const TrafficSchema = z.discriminatedUnion('kind', [PingSchema, UdpSchema], {
+const tcpPortErr = expecting('a port number from 1 to 65535 other than 179 (BGP)');
+export const TcpSchema = z
+  .strictObject({
+    kind: z.literal('tcp'),
+    from: fromRef,
+    to: toRef,
+    bytes: FlowBytesSchema.default('1MB').meta({
+      description: `Bytes the client sends, the ${TCP_FLOW_HEADER_BYTES}-byte stream header included: a whole number or number + unit B, kB, MB, GB, KiB, MiB, GiB (e.g. "64kB", "1MB").`,
+    }),
+    start: duration(0, 'a start').default('1s').meta(durationDoc('When the client connects (virtual time).')),
+    dstPort: PortSchema.refine((p) => p !== 179, { error: tcpPortErr }).default(80).meta({ description: 'TCP port the destination host sinks the flow on (179 is BGP\'s).' }),
+    srcPort: PortSchema.optional().meta({ description: 'TCP source port; by default an ephemeral port (49152-65535) drawn from the seed.' }),
+  })
+  .meta({ title: 'TCP flow', description: 'A TCP transfer: the source host connects, sends `bytes` and closes; the destination host runs a sink server.' });
+
+export const TrafficSchema = z.discriminatedUnion('kind', [PingSchema, UdpSchema, TcpSchema], {
   error: (iss) => {
     if (iss.code === 'invalid_union') {
       const kind = (iss.input as { kind?: unknown } | undefined)?.kind;
-      return `expected kind "ping" or "udp", got ${describeValue(kind)}`;
+      return `expected kind "ping", "udp" or "tcp", got ${describeValue(kind)}`;
     }
     return `expected a traffic flow such as { kind: ping, from: h-a, to: h-b }, got ${describeValue(iss.input)}`;
   },

@@ -1,7 +1,7 @@
 // The resolved topology: what the loader hands to the kernel and runtimes after parsing and
 // validating a file. Plain data only (it is sent to workers with structured clone).
 
-import type { PingFlowConfig, UdpFlowConfig } from '../../node/types.ts';
+import type { PingFlowConfig, TcpFlowConfig, UdpFlowConfig } from '../../node/types.ts';
 
 export const MODES = ['l3vpn', 'mesh', 'gateway', 'group'] as const;
 export type Mode = (typeof MODES)[number];
@@ -150,7 +150,7 @@ interface TrafficEnds {
   toLabel: string;
 }
 
-export type TrafficDef = (PingFlowConfig & TrafficEnds) | (UdpFlowConfig & TrafficEnds);
+export type TrafficDef = (PingFlowConfig & TrafficEnds) | (UdpFlowConfig & TrafficEnds) | (TcpFlowConfig & TrafficEnds);
 
 export interface Topology {
   name: string;

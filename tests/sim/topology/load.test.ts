@@ -118,7 +118,7 @@ groups:
   - { groupId: 1, members: [ce-a] }
 traffic:
   - { kind: ping, from: ce-a, to: h-z }
-  - { kind: tcp, from: h-a, to: h-b }
+  - { kind: sctp, from: h-a, to: h-b }
   - { kind: udp, from: h-a, to: 10.9.9.9, rate: 0bps }
   - { kind: ping, from: h-b, to: h-a, count: 0 }
 `;
@@ -156,7 +156,7 @@ describe('errors', () => {
       'groups[1].groupId: expected a unique group id, got 1 (also groups[0].groupId)',
       'traffic[0].from: expected a host node, got "ce-a" (role ce)',
       'traffic[0].to: expected a node id defined in nodes, got "h-z" (did you mean "h-a"?)',
-      'traffic[1].kind: expected kind "ping" or "udp", got "tcp"',
+      'traffic[1].kind: expected kind "ping", "udp" or "tcp", got "sctp"',
       'traffic[2].rate: expected a rate above 0, got "0bps"',
       'traffic[3].from: expected a host with a link, got "h-b" (it has no links)',
       'traffic[3].count: expected a number >= 1, got 0',
