@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { createLab } from '../runtime/node.ts';
 import type { RuntimeKind } from '../runtime/lab.ts';
 import type { DataplaneKind } from '../runtime/dataplane.ts';
-import { reportTaps, runForReport } from '../runtime/report-run.ts';
+import { runForReport } from '../runtime/report-run.ts';
 import { generateCommand, GENERATE_USAGE } from './generate.ts';
 import { compareCommand, COMPARE_USAGE } from './compare.ts';
 import { espSaLines } from '../sim/esp-keys.ts';
@@ -121,13 +121,14 @@ export async function main(argv: string[], out: (s: string) => void = (s) => pro
 
   const untilUs = Math.round(untilS * 1_000_000);
   const quiet = v.quiet ?? false;
-  // The report's backbone tap reads the captures of the provider links, so those are always tapped.
-  const tapped = v.report ? reportTaps(topology) : [];
+  // The report's backbone tap is counted as frames are sent on the provider links: nothing is
+  // captured for it (only --pcap records frames).
   const lab = await createLab(topology, {
     runtime,
     dataplane,
     ...(maxWorkers ? { maxWorkers } : {}),
-    taps: v.pcap ? 'all' : tapped,
+    taps: v.pcap ? 'all' : [],
+    backboneTap: Boolean(v.report),
     onProgress: (n, total) => {
       if (!quiet && total > 1) errOut(`\r[vpnlab] starting workers ${n}/${total}`);
     },

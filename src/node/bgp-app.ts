@@ -50,6 +50,8 @@ export interface RouteProcessor {
   /** Next encoded UPDATE for a peer, until undefined. */
   poll(): { peer: string; bytes: Uint8Array } | undefined;
   snapshot(): Record<string, unknown>;
+  /** Grows whenever a RIB may have changed (BgpRouter.version); optional. */
+  version?(): number;
 }
 
 interface Neighbor {
@@ -60,6 +62,8 @@ interface Neighbor {
   sessionOf: Map<TcpConnId, ConnId>;
   /** Bytes waiting for TCP send space, per TCP connection. */
   pending: Map<TcpConnId, Uint8Array[]>;
+  /** The session state `stateVersion` saw last. */
+  seenState: string;
 }
 
 export class BgpApp implements NodeApp, StreamUser {
@@ -73,6 +77,8 @@ export class BgpApp implements NodeApp, StreamUser {
   private readonly deadlineOf = new Map<Neighbor, number>();
   private minDeadline: number | undefined;
   private minDirty = true;
+  /** Neighbour state changes seen by `stateVersion`. */
+  private stateChanges = 0;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -95,7 +101,7 @@ export class BgpApp implements NodeApp, StreamUser {
         idleHoldTimeS: 1,
         idleHoldTimeMaxS: 30,
       });
-      this.neighbors.set(n.name, { cfg: n, session, tcpOf: new Map(), sessionOf: new Map(), pending: new Map() });
+      this.neighbors.set(n.name, { cfg: n, session, tcpOf: new Map(), sessionOf: new Map(), pending: new Map(), seenState: session.state });
       if (n.tcpAuth) tcp.setAuth(n.localAddr, n.peerAddr, n.tcpAuth);
     }
   }
@@ -149,6 +155,20 @@ export class BgpApp implements NodeApp, StreamUser {
       neighbors: [...this.neighbors.values()].map((n) => ({ name: n.cfg.name, peer: formatIpv4(n.cfg.peerAddr), peerAs: n.cfg.peerAs, state: n.session.state, stats: n.session.stats })),
       rib: this.processor.snapshot(),
     };
+  }
+
+  /** NodeApp.stateVersion: the processor's RIB version plus the neighbour state changes seen. */
+  stateVersion(): number | undefined {
+    const rib = this.processor.version?.();
+    if (rib === undefined) return undefined;
+    for (const n of this.neighbors.values()) {
+      const s = n.session.state;
+      if (s !== n.seenState) {
+        n.seenState = s;
+        this.stateChanges++;
+      }
+    }
+    return rib + this.stateChanges;
   }
 
   /** Hands the route processor's pending UPDATEs to the sessions now (a processor that batches them). */

@@ -75,6 +75,10 @@ export class RouterProcessor implements RouteProcessor {
     this.dispatch(nowUs);
   }
 
+  version(): number {
+    return this.router.version;
+  }
+
   poll(): { peer: string; bytes: Uint8Array } | undefined {
     const o = this.router.poll();
     return o ? { peer: o.peer, bytes: o.bytes } : undefined;

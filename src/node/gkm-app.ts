@@ -60,6 +60,10 @@ export class GatedApp implements NodeApp, GatedBgp {
   snapshot(): Record<string, unknown> {
     return { gated: !this.opened, ...this.inner.snapshot() };
   }
+  stateVersion(): number | undefined {
+    const v = this.inner.stateVersion?.();
+    return v === undefined ? undefined : v + (this.opened ? 1 : 0);
+  }
 }
 
 function sendDatagram(ctx: NodeContext, d: GkmDatagram): void {
@@ -133,6 +137,11 @@ export class GroupMemberApp implements NodeApp {
   nextDeadlineUs(): number | undefined {
     if (!this.started) return this.cfg.joinAtUs;
     return this.member.nextDeadlineUs();
+  }
+
+  /** NodeApp.stateVersion: the snapshot names no neighbour, route list, SPD or SA list (the TEKs are the data plane's). */
+  stateVersion(): number {
+    return 0;
   }
 
   snapshot(): Record<string, unknown> {
@@ -296,6 +305,11 @@ export class GcksApp implements NodeApp {
     if (l) t = Math.min(t, l.atUs);
     if (this.pendingOutbound) t = Math.min(t, this.pendingOutbound.atUs);
     return t === Infinity ? undefined : t;
+  }
+
+  /** NodeApp.stateVersion: the registration and SA tables name no neighbour, route, SPD entry or SA list. */
+  stateVersion(): number {
+    return 0;
   }
 
   snapshot(): Record<string, unknown> {

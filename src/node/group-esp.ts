@@ -79,6 +79,8 @@ export class GroupEspApp implements NodeApp {
   private allowedBgpPeers: Set<number> | undefined;
   /** Where inner packets addressed to this node go (the node's TCP). */
   private local: NodeApp[] = [];
+  /** Changes to the TEKs held, the outbound SA and the reflected routes (NodeApp.stateVersion). */
+  private changes = 0;
   readonly counters = { protected: 0, delivered: 0, bgpProtected: 0, bgpDelivered: 0, drops: {} as Partial<Record<GroupDropReason, number>> };
 
   constructor(
@@ -115,6 +117,7 @@ export class GroupEspApp implements NodeApp {
   /** Installs a TEK inbound (at once: RFC 5374 §4.2.1, receive before sending). */
   installTek(t: GroupSa): void {
     if (this.inbound.has(t.spi)) return;
+    this.changes++;
     const handle = this.engine.addSa('inbound', { ...t.sa, replayWindow: 0, esn: false });
     this.inbound.set(t.spi, { handle, sa: t });
     if (!this.exportedSpis.has(t.spi)) {
@@ -128,6 +131,7 @@ export class GroupEspApp implements NodeApp {
   useOutbound(spi: number): void {
     const t = this.inbound.get(spi);
     if (!t || this.outbound?.spi === spi) return;
+    this.changes++;
     if (this.outbound) this.engine.removeSa(this.outbound.handle);
     // The outer destination is set per packet; the engine wants some address here.
     const handle = this.engine.addSa('outbound', { ...t.sa.sa, tunnelSrc: this.config.tunnelAddr, tunnelDst: this.config.tunnelAddr, replayWindow: 0, esn: false });
@@ -138,6 +142,7 @@ export class GroupEspApp implements NodeApp {
   removeTek(spi: number): void {
     const t = this.inbound.get(spi);
     if (!t) return;
+    this.changes++;
     this.engine.removeSa(t.handle);
     this.inbound.delete(spi);
     for (const k of [...this.windows.keys()]) if (k.startsWith(`${spi}:`)) this.windows.delete(k);
@@ -169,6 +174,7 @@ export class GroupEspApp implements NodeApp {
    * (RFC 4301 §4.4.1.2) in a longest-prefix table: O(1) to add, however many members there are.
    */
   addRoute(remote: Ipv4Prefix, gateway: number): void {
+    this.changes++;
     const key = prefixText(remote);
     const net = (remote.addr & ipv4Mask(remote.len)) >>> 0;
     let byNet = this.routeTable[remote.len];
@@ -184,6 +190,7 @@ export class GroupEspApp implements NodeApp {
   removeRoute(remote: Ipv4Prefix): void {
     const key = prefixText(remote);
     if (!this.routes.delete(key)) return;
+    this.changes++;
     this.routeTable[remote.len]?.delete((remote.addr & ipv4Mask(remote.len)) >>> 0);
   }
 
@@ -330,6 +337,10 @@ export class GroupEspApp implements NodeApp {
 
   nextDeadlineUs(): number | undefined {
     return undefined;
+  }
+
+  stateVersion(): number {
+    return this.changes;
   }
 
   snapshot(): Record<string, unknown> {

@@ -32,9 +32,13 @@ export class PacedProcessor implements RouteProcessor {
 
   /** The RIB as the BGP app shows it: in full while small, else counts (a 1000-member S/R holds 10⁶ paths). */
   ribSnapshot(): Record<string, unknown> {
-    const routes = this.inner.router.locRib('ipv4-unicast').length;
+    const routes = this.inner.router.locRibSize('ipv4-unicast');
     if (routes <= SNAPSHOT_ROUTES_MAX) return this.inner.snapshot();
     return { locRib: { 'ipv4-unicast': routes }, summarized: true, stats: this.inner.router.stats() };
+  }
+
+  version(): number {
+    return this.inner.version();
   }
 
   private touch(nowUs: number): void {
@@ -69,6 +73,7 @@ export class PacedProcessor implements RouteProcessor {
       timer: (nowUs) => this.timer(nowUs),
       nextDeadlineUs: () => this.dueUs,
       snapshot: () => ({ intervalUs: this.intervalUs, ...this.counters }),
+      stateVersion: () => 0, // counters only
     };
   }
 

@@ -72,8 +72,12 @@ export class IpNode implements SimNode, NodeContext {
   private readonly fib: Ipv4LpmTable;
   private readonly routes: (RouteConfig | undefined)[] = [];
   private readonly freeSlots: number[] = [];
-  /** Underlay routes of the configuration, by `net/len` (restored when a learned route goes). */
-  private readonly staticRoutes = new Map<string, RouteConfig>();
+  /**
+   * Underlay routes hidden by a learned route for the same prefix, by `net/len` (restored when it
+   * goes). Any other underlay route is the one installed in the FIB: the configuration's N routes
+   * are not kept a second time (a 1000-site lab holds ~4 M of them).
+   */
+  private readonly shadowed = new Map<string, RouteConfig>();
   /** Routes learned from BGP, by `net/len`. */
   private readonly learnedRoutes = new Map<string, RouteConfig>();
   /** A PE's VRFs (RFC 4364 §5), when it has any. */
@@ -85,6 +89,8 @@ export class IpNode implements SimNode, NodeContext {
   private readonly received = new Map<number, { received: number; bytes: number; hist: LatencyHistogram }>();
   private ipId = 0;
   private crashed = false;
+  /** Operator commands taken (any may change app state: part of stateVersion). */
+  private commandsHandled = 0;
   /** Protocol applications (TCP and what runs on it, IKE, …), offered local packets in order. */
   private readonly apps: NodeApp[] = [];
   private started = false;
@@ -124,10 +130,7 @@ export class IpNode implements SimNode, NodeContext {
     this.fib = lpm.ipv4({ directBits: 8 });
     for (const i of config.interfaces) this.local.add(i.addr);
     if (config.loopback !== undefined) this.local.add(config.loopback);
-    for (const r of config.routes) {
-      this.staticRoutes.set(routeKey(r.prefix, r.len), r);
-      this.installRoute(r);
-    }
+    for (const r of config.routes) this.installRoute(r);
     this.ifs = config.interfaces.map(() => ({ up: true, rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0 }));
     const own = config.flows.filter((cfg): cfg is OwnFlowConfig => cfg.kind !== 'tcp');
     this.flows = own.map((cfg) => ({
@@ -154,8 +157,8 @@ export class IpNode implements SimNode, NodeContext {
   /** Adds (or replaces) an underlay route, as if it had been in the configuration. */
   addRoute(r: RouteConfig): void {
     const key = routeKey(r.prefix, r.len);
-    this.staticRoutes.set(key, r);
-    if (!this.learnedRoutes.has(key)) this.installRoute(r);
+    if (this.learnedRoutes.has(key)) this.shadowed.set(key, r);
+    else this.installRoute(r);
   }
 
   /**
@@ -165,14 +168,20 @@ export class IpNode implements SimNode, NodeContext {
    */
   setLearnedRoute(prefix: number, len: number, route: RouteConfig | undefined): void {
     const key = routeKey(prefix, len);
-    const underlay = this.staticRoutes.get(key);
+    const learned = this.learnedRoutes.has(key);
+    // While a learned route is installed the underlay one waits in `shadowed`; else it is installed.
+    const underlay = learned ? this.shadowed.get(key) : this.installed(prefix, len);
     if (route === undefined) {
-      if (!this.learnedRoutes.delete(key)) return;
-      if (underlay) this.installRoute(underlay);
-      else this.uninstallRoute(prefix, len);
+      if (!learned) return;
+      this.learnedRoutes.delete(key);
+      if (underlay) {
+        this.shadowed.delete(key);
+        this.installRoute(underlay);
+      } else this.uninstallRoute(prefix, len);
       return;
     }
     if (underlay && underlay.nextHop === 0) return;
+    if (!learned && underlay) this.shadowed.set(key, underlay);
     this.learnedRoutes.set(key, route);
     this.installRoute(route);
   }
@@ -197,6 +206,11 @@ export class IpNode implements SimNode, NodeContext {
     const slot = this.freeSlots.pop() ?? this.routes.length;
     this.routes[slot] = r;
     this.fib.insert(prefix, r.len, slot);
+  }
+
+  private installed(prefix: number, len: number): RouteConfig | undefined {
+    const at = this.fib.get((prefix & ipv4Mask(len)) >>> 0, len);
+    return at === undefined ? undefined : this.routes[at];
   }
 
   private uninstallRoute(prefix: number, len: number): void {
@@ -232,6 +246,7 @@ export class IpNode implements SimNode, NodeContext {
         this.started = true;
         break;
       case 'command': {
+        this.commandsHandled++;
         const c = input.command;
         if (c.kind === 'interface-up') {
           const st = this.ifs[c.ifIndex];
@@ -274,6 +289,17 @@ export class IpNode implements SimNode, NodeContext {
     const p = this.probes.nextDeadlineUs();
     if (p !== undefined && (t === undefined || p < t)) t = p;
     return t;
+  }
+
+  /** SimNode.stateVersion: the sum of the apps' (each never decreases), undefined if one has none. */
+  stateVersion(): number | undefined {
+    let v = this.commandsHandled;
+    for (const a of this.apps) {
+      const x = a.stateVersion?.();
+      if (x === undefined) return undefined;
+      v += x;
+    }
+    return v;
   }
 
   snapshot(): NodeSnapshot {

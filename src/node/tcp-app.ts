@@ -91,6 +91,11 @@ export class TcpApp implements NodeApp {
     return this.stack.nextDeadlineUs();
   }
 
+  /** NodeApp.stateVersion: statistics and a count only. */
+  stateVersion(): number {
+    return 0;
+  }
+
   snapshot(): Record<string, unknown> {
     return { stats: { ...this.stack.stats }, connections: this.stack.connectionIds().length };
   }

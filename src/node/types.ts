@@ -243,6 +243,8 @@ export interface EspSaExport {
 
 export interface SimNode extends NodeCore {
   snapshot(): NodeSnapshot;
+  /** Grows whenever the state part of `snapshot()` may have changed (see NodeApp.stateVersion); undefined: unknown, read every time. */
+  stateVersion?(): number | undefined;
 }
 
 /** What a node offers the applications it hosts (TCP, BGP, IKE, …): sending and logging. */
@@ -282,6 +284,14 @@ export interface NodeApp {
   snapshot(): Record<string, unknown>;
   /** Every ESP SA the app has installed so far (see EspSaExport). */
   espSas?(): EspSaExport[];
+  /**
+   * A number that never decreases and grows whenever what `snapshot()` and `espSas()` say about BGP
+   * neighbours and their states, routes and prefixes, SPD entries or SAs may have changed (counters
+   * and statistics excepted). While it stands still, convergence sampling reuses what it read of the
+   * node last time instead of building the snapshot again (sim/convergence.ts). Optional: a node with
+   * an app without one is read at every sample.
+   */
+  stateVersion?(): number | undefined;
   /** Flows the app runs (tcp flows): their stats at the source and at the destination. */
   flowStats?(): { sent: FlowStats[]; received: NodeSnapshot['flowsReceived'] };
   /** An operator command the node does not handle itself (e.g. `clear-bgp`); true if the app took it. */

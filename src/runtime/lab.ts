@@ -5,6 +5,8 @@ import type { NodeCommand } from '../lib/sans-io.ts';
 import { Kernel } from '../sim/kernel.ts';
 import type { ChosenDataplane, DataplaneKind } from './dataplane.ts';
 import type { LabSnapshot } from '../sim/snapshot.ts';
+import type { ConvergenceCheck } from '../sim/convergence.ts';
+import type { BackboneTapResult } from '../sim/backbone-tap.ts';
 import type { Topology } from '../sim/topology/types.ts';
 import { applyLinkParams, windowFrames, type FrameEvent, type LinkParams } from './link-control.ts';
 
@@ -17,6 +19,8 @@ export interface LabOptions {
   trace?: boolean;
   /** Links to record for pcap: 'all' (default) or indices. */
   taps?: 'all' | readonly number[];
+  /** Count the report's backbone tap as frames are sent, so `backboneTap()` needs no captures. */
+  backboneTap?: boolean;
   /** The data plane to use: the WASM engines (default; the TypeScript reference if they fail to load) or the reference. */
   dataplane?: DataplaneKind;
 }
@@ -39,6 +43,10 @@ export interface Lab {
   /** The earliest `max` frames put on any link in [fromUs, toUs), classified (needs taps on). */
   frames(fromUs: number, toUs: number, max: number): Promise<FrameEvent[]>;
   snapshot(): Promise<LabSnapshot>;
+  /** The backbone tap counted as frames were sent (LabOptions.backboneTap), else undefined. */
+  backboneTap(): Promise<BackboneTapResult | undefined>;
+  /** The mode's convergence check now (equal to `checkConvergence` on `snapshot()`, far cheaper). */
+  convergence(): Promise<ConvergenceCheck>;
   pcap(linkIndex: number): Promise<Uint8Array>;
   trace(): Promise<string[]>;
   close(): Promise<void>;
@@ -56,7 +64,7 @@ export class SingleThreadLab implements Lab {
     options: LabOptions & { engines?: ChosenDataplane } = {},
   ) {
     this.dataplane = options.engines?.kind ?? 'ts';
-    this.kernel = new Kernel(topology, { trace: options.trace ?? false, taps: options.taps ?? 'all', ...(options.engines ? { dataplane: options.engines } : {}) });
+    this.kernel = new Kernel(topology, { trace: options.trace ?? false, taps: options.taps ?? 'all', backboneTap: options.backboneTap ?? false, ...(options.engines ? { dataplane: options.engines } : {}) });
   }
 
   get nowUs(): number {
@@ -97,6 +105,14 @@ export class SingleThreadLab implements Lab {
 
   async snapshot(): Promise<LabSnapshot> {
     return this.kernel.snapshot();
+  }
+
+  async convergence(): Promise<ConvergenceCheck> {
+    return this.kernel.convergence();
+  }
+
+  async backboneTap(): Promise<BackboneTapResult | undefined> {
+    return this.kernel.backboneTap();
   }
 
   async pcap(linkIndex: number): Promise<Uint8Array> {

@@ -9,6 +9,8 @@ import type { TapRecord } from '../sim/link.ts';
 import { createSimNode } from '../sim/node-config.ts';
 import { Partition, type TraceEntry, type RemoteFrame } from '../sim/partition.ts';
 import type { DirCounters } from '../sim/snapshot.ts';
+import { ConvergenceProbe, type ConvergenceCounts } from '../sim/convergence.ts';
+import type { BackboneTapParts } from '../sim/backbone-tap.ts';
 import type { Topology } from '../sim/topology/types.ts';
 import { decodeBatch, encodeBatch } from './frame-batch.ts';
 import { chooseDataplane, type DataplaneKind } from './dataplane.ts';
@@ -32,6 +34,8 @@ export interface PartitionInit {
   self: number;
   peers: { partition: number; port: FramePort }[];
   dataplane: DataplaneKind;
+  /** Count the report's backbone tap as frames are sent (Partition option). */
+  backboneTap?: boolean;
 }
 
 export interface PartitionParts {
@@ -42,6 +46,7 @@ export interface PartitionParts {
 
 export class PartitionHost {
   private part: Partition | undefined;
+  private probe: ConvergenceProbe | undefined;
   private partitionOf: number[] = [];
   private readonly ports = new Map<number, FramePort>();
   /** Batches received, by window then peer. */
@@ -66,7 +71,7 @@ export class PartitionHost {
       });
       port.start?.();
     }
-    this.part = new Partition(init.topology, init.owned, (t, i) => createSimNode(t, i, dp), { trace: init.trace, taps: init.taps });
+    this.part = new Partition(init.topology, init.owned, (t, i) => createSimNode(t, i, dp), { trace: init.trace, taps: init.taps, backboneTap: init.backboneTap ?? false });
     return dp.kind;
   }
 
@@ -116,6 +121,17 @@ export class PartitionHost {
     const nodes: [number, NodeSnapshot][] = [];
     for (let i = 0; i < this.partitionOf.length; i++) if (part.ownsNode(i)) nodes.push([i, part.nodeSnapshot(i)]);
     return { eventsProcessed: part.eventsProcessed, nodes, dirs: [...part.linkCounters().entries()] };
+  }
+
+  /** This partition's share of the convergence check (kept between calls: see ConvergenceProbe). */
+  convergence(): ConvergenceCounts {
+    const part = this.partition();
+    this.probe ??= new ConvergenceProbe(part.topology);
+    return part.convergence(this.probe);
+  }
+
+  backboneTapParts(): BackboneTapParts | undefined {
+    return this.partition().backboneTapParts();
   }
 
   tapRecords(link: number): TapRecord[] {

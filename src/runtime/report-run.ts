@@ -12,7 +12,7 @@ import { loadTopology } from '../sim/topology/load.ts';
 import type { Mode, Topology } from '../sim/topology/types.ts';
 import type { Lab, LabOptions } from './lab.ts';
 
-/** The links a report run must capture: the provider links the backbone tap reads. */
+/** The links a report run reads the backbone tap from (captured, for a lab made without `backboneTap`). */
 export function reportTaps(topology: Topology): number[] {
   return backboneLinks(topology).map((b) => b.link.index);
 }
@@ -49,7 +49,7 @@ export async function runForReport(lab: Lab, opts: ReportRunOptions): Promise<Re
   for (let t = Math.min(sliceUs, untilUs); ; t = Math.min(t + sliceUs, untilUs)) {
     opts.signal?.throwIfAborted();
     await lab.runUntil(t);
-    if (tracker) tracker.sample(await lab.snapshot());
+    if (tracker) tracker.record(t, await lab.convergence());
     await opts.onSlice?.(t);
     if (t >= untilUs) break;
   }
@@ -58,9 +58,13 @@ export async function runForReport(lab: Lab, opts: ReportRunOptions): Promise<Re
   const snapshot = await lab.snapshot();
   let extras = {};
   if (tracker) {
-    const captures = new Map<number, ReturnType<typeof decodePcap>['records']>();
-    for (const i of reportTaps(topology)) captures.set(i, decodePcap(await lab.pcap(i)).records);
-    const tap = analyseBackbone(topology, (i) => captures.get(i) ?? []);
+    // Counted as the frames were sent when the lab was made with `backboneTap`; else from the captures.
+    let tap = await lab.backboneTap();
+    if (!tap) {
+      const captures = new Map<number, ReturnType<typeof decodePcap>['records']>();
+      for (const i of reportTaps(topology)) captures.set(i, decodePcap(await lab.pcap(i)).records);
+      tap = analyseBackbone(topology, (i) => captures.get(i) ?? []);
+    }
     extras = {
       tap,
       convergence: { convergedAtUs: tracker.convergedAtUs ?? null, sampleIntervalUs: sliceUs, samples: tracker.samples, last: tracker.last ?? null },
@@ -99,7 +103,7 @@ export async function compareRunRow(text: string, makeLab: LabFactory, opts: Com
   const started = performance.now();
   let lab: Lab | undefined;
   try {
-    lab = await makeLab(topology, { taps: reportTaps(topology) });
+    lab = await makeLab(topology, { taps: [], backboneTap: true });
     const run = await runForReport(lab, { untilUs: Math.round(opts.untilS * 1_000_000), slices: opts.slices, detail: 'summary', ...(opts.onSlice ? { onSlice: opts.onSlice } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     const measure: Pick<RunMeasure, 'wallS' | 'runWallS'> = { wallS: (performance.now() - started) / 1000, runWallS: run.runWallS };
     return rowFromReport(sites, opts.mode, run.report, measure);

@@ -8,6 +8,8 @@ import { assert } from '../lib/errors.ts';
 import type { NodeCommand } from '../lib/sans-io.ts';
 import type { NodeSnapshot } from '../node/types.ts';
 import { encodePcap } from '../sim/pcap.ts';
+import { mergeBackboneTaps, type BackboneTapResult } from '../sim/backbone-tap.ts';
+import { addCounts, checkFromCounts, zeroCounts, type ConvergenceCheck } from '../sim/convergence.ts';
 import { mergeTrace, sortTap } from '../sim/partition.ts';
 import { buildSnapshot, type DirCounters, type LabSnapshot } from '../sim/snapshot.ts';
 import type { Topology } from '../sim/topology/types.ts';
@@ -114,7 +116,7 @@ export class WorkerLab implements Lab {
           const ports = peers[p]!.map((x) => x.port as unknown as Transferable);
           const kind = await h.init(
             Comlink.transfer(
-              { topology, owned, trace: options.trace ?? false, taps: options.taps === undefined || options.taps === 'all' ? 'all' : [...options.taps], partitionOf, self: p, peers: peers[p]!, dataplane: options.dataplane ?? 'wasm' },
+              { topology, owned, trace: options.trace ?? false, taps: options.taps === undefined || options.taps === 'all' ? 'all' : [...options.taps], partitionOf, self: p, peers: peers[p]!, dataplane: options.dataplane ?? 'wasm', backboneTap: options.backboneTap ?? false },
               ports,
             ),
           );
@@ -207,6 +209,16 @@ export class WorkerLab implements Lab {
       for (const [d, c] of p.dirs) dirs.set(d, c);
     }
     return buildSnapshot(this.topology, this.nowUs, events, nodes, dirs);
+  }
+
+  async convergence(): Promise<ConvergenceCheck> {
+    const parts = await this.guard(this.hosts.map((h) => h.convergence()));
+    return checkFromCounts(parts.reduce(addCounts, zeroCounts()));
+  }
+
+  async backboneTap(): Promise<BackboneTapResult | undefined> {
+    const parts = await this.guard(this.hosts.map((h) => h.backboneTapParts()));
+    return parts.every((p) => p !== undefined) ? mergeBackboneTaps(this.topology, parts) : undefined;
   }
 
   async pcap(linkIndex: number): Promise<Uint8Array> {

@@ -109,66 +109,122 @@ function controlOf(proto: number, l4: DataView, off: number, len: number): Contr
   return undefined;
 }
 
-/**
- * Counts what a provider sees on the tapped links. `capture(linkIndex)` returns that link's
- * captured frames (both directions); `nodeAddrs` maps each node id to its own addresses.
- */
-export function analyseBackbone(topology: Topology, capture: (linkIndex: number) => readonly PcapRecord[]): BackboneTapResult {
-  const customers = new CustomerSpace(topology);
-  const owner = new Map<number, string>();
-  for (const l of topology.links) {
-    owner.set(l.a.addr, l.a.node);
-    owner.set(l.b.addr, l.b.node);
-  }
-  for (const n of topology.nodes) if (n.loopback !== undefined) owner.set(n.loopback, n.id);
-  const total = zeroCounts();
-  const flowClearPackets: Record<number, number> = {};
-  // TCP flows are told apart by their ports (both directions): only the first data segment carries the flow magic.
-  const tcpFlows = new Map<number, number>();
-  for (const t of topology.traffic) {
-    if (t.kind !== 'tcp') continue;
-    tcpFlows.set(((t.srcPort << 16) | t.dstPort) >>> 0, t.index);
-    tcpFlows.set(((t.dstPort << 16) | t.srcPort) >>> 0, t.index);
-  }
-  const controlByNode: Record<string, Record<ControlProtocol, PacketsBytes>> = {};
-  const links: BackboneLinkTap[] = [];
+/** What one or more partitions counted (plain data: crosses a worker boundary); `mergeBackboneTaps` adds them up. */
+export interface BackboneTapParts {
+  /** By link index, the links that saw at least one frame. */
+  links: [number, TapCounts][];
+  flowClearPackets: Record<number, number>;
+  controlByNode: Record<string, Record<ControlProtocol, PacketsBytes>>;
+}
 
-  for (const { link, kind } of backboneLinks(topology)) {
-    const c: BackboneLinkTap = { link: link.id, kind, ...zeroCounts() };
-    const ends = new Set([link.a.node, link.b.node]);
-    for (const r of capture(link.index)) {
-      c.frames++;
-      // Control traffic is counted on the outer packet; the originator is the endpoint that owns its source.
-      const b = r.bytes;
-      if (b.length >= 20 && b[0]! >> 4 === 4) {
-        const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-        const ihl = (b[0]! & 0x0f) * 4;
-        const ctl = controlOf(b[9]!, dv, ihl, b.length);
-        if (ctl) {
-          c.control[ctl].packets++;
-          c.control[ctl].bytes += b.length;
-          const src = owner.get(dv.getUint32(12));
-          if (src !== undefined && ends.has(src)) {
-            const m = (controlByNode[src] ??= zeroControl());
-            m[ctl].packets++;
-            m[ctl].bytes += b.length;
-          }
+/**
+ * Counts frames as they are put on the tapped links (see `analyseBackbone`), so a report run needs
+ * neither to keep every backbone frame nor to write and read them back as pcap. Each partition
+ * counts the link directions it owns; the counts are sums, so their order does not matter.
+ */
+export class BackboneTap {
+  private readonly customers: CustomerSpace;
+  private readonly owner = new Map<number, string>();
+  private readonly linkTaps = new Map<number, { c: TapCounts; ends: Set<string> }>();
+  private readonly flowClearPackets: Record<number, number> = {};
+  private readonly controlByNode: Record<string, Record<ControlProtocol, PacketsBytes>> = {};
+  /** TCP flows are told apart by their ports (both directions): only the first data segment carries the flow magic. */
+  private readonly tcpFlows = new Map<number, number>();
+
+  constructor(private readonly topology: Topology) {
+    this.customers = new CustomerSpace(topology);
+    for (const t of topology.traffic) {
+      if (t.kind !== 'tcp') continue;
+      this.tcpFlows.set(((t.srcPort << 16) | t.dstPort) >>> 0, t.index);
+      this.tcpFlows.set(((t.dstPort << 16) | t.srcPort) >>> 0, t.index);
+    }
+    for (const l of topology.links) {
+      this.owner.set(l.a.addr, l.a.node);
+      this.owner.set(l.b.addr, l.b.node);
+    }
+    for (const n of topology.nodes) if (n.loopback !== undefined) this.owner.set(n.loopback, n.id);
+  }
+
+  /** One frame captured on `linkIndex` (either direction), as the pcap holds it. */
+  frame(linkIndex: number, b: Uint8Array): void {
+    let t = this.linkTaps.get(linkIndex);
+    if (!t) {
+      const link = this.topology.links[linkIndex]!;
+      t = { c: zeroCounts(), ends: new Set([link.a.node, link.b.node]) };
+      this.linkTaps.set(linkIndex, t);
+    }
+    const c = t.c;
+    c.frames++;
+    // Control traffic is counted on the outer packet; the originator is the endpoint that owns its source.
+    if (b.length >= 20 && b[0]! >> 4 === 4) {
+      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      const ihl = (b[0]! & 0x0f) * 4;
+      const ctl = controlOf(b[9]!, dv, ihl, b.length);
+      if (ctl) {
+        c.control[ctl].packets++;
+        c.control[ctl].bytes += b.length;
+        const src = this.owner.get(dv.getUint32(12));
+        if (src !== undefined && t.ends.has(src)) {
+          const m = (this.controlByNode[src] ??= zeroControl());
+          m[ctl].packets++;
+          m[ctl].bytes += b.length;
         }
       }
-      inspect(b, 0, c, customers, flowClearPackets, tcpFlows);
     }
+    inspect(b, 0, c, this.customers, this.flowClearPackets, this.tcpFlows);
+  }
+
+  parts(): BackboneTapParts {
+    return { links: [...this.linkTaps].map(([i, t]) => [i, t.c]), flowClearPackets: this.flowClearPackets, controlByNode: this.controlByNode };
+  }
+}
+
+const addControl = (into: Record<ControlProtocol, PacketsBytes>, c: Record<ControlProtocol, PacketsBytes>): void => {
+  for (const p of CONTROL_PROTOCOLS) {
+    into[p].packets += c[p].packets;
+    into[p].bytes += c[p].bytes;
+  }
+};
+
+function addTapCounts(into: TapCounts, c: TapCounts): void {
+  into.frames += c.frames;
+  into.clearPayloadBytes += c.clearPayloadBytes;
+  into.clearPackets += c.clearPackets;
+  into.espBytes += c.espBytes;
+  into.espPackets += c.espPackets;
+  addControl(into.control, c.control);
+}
+
+/** The result from the counts of every partition: links in `backboneLinks` order, totals summed. */
+export function mergeBackboneTaps(topology: Topology, parts: readonly BackboneTapParts[]): BackboneTapResult {
+  const byLink = new Map<number, TapCounts>();
+  const flowClearPackets: Record<number, number> = {};
+  const controlByNode: Record<string, Record<ControlProtocol, PacketsBytes>> = {};
+  for (const p of parts) {
+    for (const [i, c] of p.links) addTapCounts((byLink.get(i) ?? byLink.set(i, zeroCounts()).get(i)!), c);
+    for (const [f, n] of Object.entries(p.flowClearPackets)) flowClearPackets[Number(f)] = (flowClearPackets[Number(f)] ?? 0) + n;
+    for (const [node, c] of Object.entries(p.controlByNode)) addControl((controlByNode[node] ??= zeroControl()), c);
+  }
+  const total = zeroCounts();
+  const links: BackboneLinkTap[] = [];
+  for (const { link, kind } of backboneLinks(topology)) {
+    const c: BackboneLinkTap = { link: link.id, kind, ...zeroCounts() };
+    const got = byLink.get(link.index);
+    if (got) addTapCounts(c, got);
     links.push(c);
-    total.frames += c.frames;
-    total.clearPayloadBytes += c.clearPayloadBytes;
-    total.clearPackets += c.clearPackets;
-    total.espBytes += c.espBytes;
-    total.espPackets += c.espPackets;
-    for (const p of CONTROL_PROTOCOLS) {
-      total.control[p].packets += c.control[p].packets;
-      total.control[p].bytes += c.control[p].bytes;
-    }
+    addTapCounts(total, c);
   }
   return { links, total, flowClearPackets, controlByNode };
+}
+
+/**
+ * Counts what a provider sees on the tapped links. `capture(linkIndex)` returns that link's
+ * captured frames (both directions). Same counts as a BackboneTap fed the frames as they are sent.
+ */
+export function analyseBackbone(topology: Topology, capture: (linkIndex: number) => readonly PcapRecord[]): BackboneTapResult {
+  const tap = new BackboneTap(topology);
+  for (const { link } of backboneLinks(topology)) for (const r of capture(link.index)) tap.frame(link.index, r.bytes);
+  return mergeBackboneTaps(topology, [tap.parts()]);
 }
 
 /** One IPv4 packet (possibly nested): ESP, clear customer payload, or an encapsulation to open. */

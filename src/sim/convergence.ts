@@ -3,7 +3,7 @@
 // ("every expected route and SA is in place"). Pure; reads app snapshots defensively, so apps that
 // land later (ike, gcks, member, …) count without changes here.
 
-import type { NodeSnapshot } from '../node/types.ts';
+import type { NodeSnapshot, SimNode } from '../node/types.ts';
 import type { LabSnapshot } from './snapshot.ts';
 import type { Topology } from './topology/types.ts';
 
@@ -107,7 +107,7 @@ export interface ConvergenceCheck {
   ok: boolean;
 }
 
-interface CeExpectation {
+export interface CeExpectation {
   nodeIndex: number;
   remotePrefixes: string[];
   /** mesh: pairwise SAs; gateway: SPD entries; group: group SAs. */
@@ -140,57 +140,122 @@ export function expectedState(topology: Topology): CeExpectation[] {
   });
 }
 
-export function checkConvergence(topology: Topology, snap: LabSnapshot, expected: CeExpectation[] = expectedState(topology)): ConvergenceCheck {
-  let established = 0;
-  let total = 0;
-  for (const n of snap.nodes) {
-    for (const s of bgpSessions(n)) {
-      total++;
-      if (s.state === 'Established') established++;
-    }
+/** One node's share of a ConvergenceCheck, or the sum over several (they add). */
+export interface ConvergenceCounts {
+  established: number;
+  total: number;
+  routesPresent: number;
+  routesExpected: number;
+  sasPresent: number;
+  sasExpected: number;
+}
+
+export const zeroCounts = (): ConvergenceCounts => ({ established: 0, total: 0, routesPresent: 0, routesExpected: 0, sasPresent: 0, sasExpected: 0 });
+
+export function addCounts(into: ConvergenceCounts, c: ConvergenceCounts): ConvergenceCounts {
+  into.established += c.established;
+  into.total += c.total;
+  into.routesPresent += c.routesPresent;
+  into.routesExpected += c.routesExpected;
+  into.sasPresent += c.sasPresent;
+  into.sasExpected += c.sasExpected;
+  return into;
+}
+
+/** One node's share: its BGP sessions, and for a CE (`e`) its routes and SAs against the expectation. */
+export function nodeCounts(mode: Topology['mode'], n: NodeSnapshot, e: CeExpectation | undefined): ConvergenceCounts {
+  const c = zeroCounts();
+  for (const s of bgpSessions(n)) {
+    c.total++;
+    if (s.state === 'Established') c.established++;
   }
-  let present = 0;
-  let expectedRoutes = 0;
-  let saPresent = 0;
-  let saExpected = 0;
-  for (const e of expected) {
-    const n = snap.nodes[e.nodeIndex]!;
-    const learned = learnedPrefixes(n);
-    expectedRoutes += e.remotePrefixes.length;
-    for (const p of e.remotePrefixes) if (learned.has(p)) present++;
-    if (e.sasNeeded > 0) {
-      saExpected += e.sasNeeded;
-      const sa = saCounts(n);
-      const have = topology.mode === 'mesh' ? sa.pairwise : topology.mode === 'group' ? sa.group : spdEntries(n);
-      saPresent += Math.min(have, e.sasNeeded);
-    }
+  if (!e) return c;
+  const learned = learnedPrefixes(n);
+  c.routesExpected = e.remotePrefixes.length;
+  for (const p of e.remotePrefixes) if (learned.has(p)) c.routesPresent++;
+  if (e.sasNeeded > 0) {
+    c.sasExpected = e.sasNeeded;
+    const sa = saCounts(n);
+    const have = mode === 'mesh' ? sa.pairwise : mode === 'group' ? sa.group : spdEntries(n);
+    c.sasPresent = Math.min(have, e.sasNeeded);
   }
+  return c;
+}
+
+export function checkFromCounts(c: ConvergenceCounts): ConvergenceCheck {
   return {
-    sessions: { established, total },
-    routes: { present, expected: expectedRoutes },
-    sas: { present: saPresent, expected: saExpected },
-    ok: established === total && present === expectedRoutes && saPresent === saExpected,
+    sessions: { established: c.established, total: c.total },
+    routes: { present: c.routesPresent, expected: c.routesExpected },
+    sas: { present: c.sasPresent, expected: c.sasExpected },
+    ok: c.established === c.total && c.routesPresent === c.routesExpected && c.sasPresent === c.sasExpected,
   };
+}
+
+export function checkConvergence(topology: Topology, snap: LabSnapshot, expected: CeExpectation[] = expectedState(topology)): ConvergenceCheck {
+  const byNode = new Map(expected.map((e) => [e.nodeIndex, e]));
+  const sum = zeroCounts();
+  snap.nodes.forEach((n, i) => addCounts(sum, nodeCounts(topology.mode, n, byNode.get(i))));
+  return checkFromCounts(sum);
+}
+
+/**
+ * The convergence counts of live nodes, read where they run (the kernel, or each worker for its
+ * own nodes) so no snapshot has to cross a thread. A node's share is read from its snapshot and
+ * kept with its `stateVersion`; while that number stands still the kept share is reused, so a
+ * sample costs O(nodes that changed) instead of O(N²) route look-ups at every slice. Nodes without
+ * a state version are read every time. Same numbers as `checkConvergence` on a full snapshot.
+ */
+export class ConvergenceProbe {
+  private readonly expected: Map<number, CeExpectation>;
+  private readonly kept = new Map<number, { version: number; counts: ConvergenceCounts }>();
+  /** Node snapshots built by the last `counts` call (the rest were reused). */
+  lastRead = 0;
+
+  constructor(private readonly topology: Topology) {
+    this.expected = new Map(expectedState(topology).map((e) => [e.nodeIndex, e]));
+  }
+
+  counts(nodes: Iterable<[number, SimNode]>): ConvergenceCounts {
+    const sum = zeroCounts();
+    this.lastRead = 0;
+    for (const [i, node] of nodes) {
+      const version = node.stateVersion?.();
+      const k = this.kept.get(i);
+      if (version !== undefined && k && k.version === version) {
+        addCounts(sum, k.counts);
+        continue;
+      }
+      const c = nodeCounts(this.topology.mode, node.snapshot(), this.expected.get(i));
+      this.lastRead++;
+      if (version !== undefined) this.kept.set(i, { version, counts: c });
+      else this.kept.delete(i);
+      addCounts(sum, c);
+    }
+    return sum;
+  }
 }
 
 /** Follows convergence over samples taken as a run advances (in increasing time). */
 export class ConvergenceTracker {
-  private readonly expected: CeExpectation[];
+  private expectedMemo: CeExpectation[] | undefined;
   /** Time of the first sample of the current run of ok samples, if the last sample was ok. */
   private since: number | undefined;
   samples = 0;
   last: ConvergenceCheck | undefined;
 
-  constructor(private readonly topology: Topology) {
-    this.expected = expectedState(topology);
-  }
+  constructor(private readonly topology: Topology) {}
 
   sample(snap: LabSnapshot): ConvergenceCheck {
-    const c = checkConvergence(this.topology, snap, this.expected);
+    this.expectedMemo ??= expectedState(this.topology);
+    return this.record(snap.nowUs, checkConvergence(this.topology, snap, this.expectedMemo));
+  }
+
+  /** A check made elsewhere (Lab.convergence) at `nowUs`. */
+  record(nowUs: number, c: ConvergenceCheck): ConvergenceCheck {
     this.samples++;
     this.last = c;
     if (!c.ok) this.since = undefined;
-    else if (this.since === undefined) this.since = snap.nowUs;
+    else if (this.since === undefined) this.since = nowUs;
     return c;
   }
 

@@ -10,6 +10,8 @@ import { createSimNode } from './node-config.ts';
 import type { NodeDataplane } from '../node/types.ts';
 import { buildSnapshot, type LabSnapshot } from './snapshot.ts';
 import type { Topology } from './topology/types.ts';
+import { mergeBackboneTaps, type BackboneTapResult } from './backbone-tap.ts';
+import { ConvergenceProbe, checkFromCounts, type ConvergenceCheck } from './convergence.ts';
 
 export interface KernelOptions {
   trace?: boolean;
@@ -18,10 +20,13 @@ export interface KernelOptions {
   factory?: NodeFactory;
   /** The data plane for the default factory (default: the TypeScript reference engines). */
   dataplane?: NodeDataplane;
+  /** Count the report's backbone tap as frames are sent (see `backboneTap()`). */
+  backboneTap?: boolean;
 }
 
 export class Kernel {
   private readonly part: Partition;
+  private probe: ConvergenceProbe | undefined;
   /** Every event at or before this time has been processed. */
   nowUs = 0;
 
@@ -31,7 +36,7 @@ export class Kernel {
   ) {
     const all = topology.nodes.map((n) => n.index);
     const dataplane = options.dataplane;
-    this.part = new Partition(topology, all, options.factory ?? ((t, i) => createSimNode(t, i, dataplane)), { trace: options.trace ?? false, taps: options.taps ?? 'all' });
+    this.part = new Partition(topology, all, options.factory ?? ((t, i) => createSimNode(t, i, dataplane)), { trace: options.trace ?? false, taps: options.taps ?? 'all', backboneTap: options.backboneTap ?? false });
     // Events at t=0 are not yet processed: the clock reads 0 with the t=0 events pending.
     this.part.runWindow(0);
   }
@@ -66,6 +71,18 @@ export class Kernel {
   snapshot(): LabSnapshot {
     const nodes = this.topology.nodes.map((n) => this.part.nodeSnapshot(n.index));
     return buildSnapshot(this.topology, this.nowUs, this.part.eventsProcessed, nodes, this.part.linkCounters());
+  }
+
+  /** The convergence check now, as `checkConvergence(topology, snapshot())` gives it, reading only nodes that changed. */
+  convergence(): ConvergenceCheck {
+    this.probe ??= new ConvergenceProbe(this.topology);
+    return checkFromCounts(this.part.convergence(this.probe));
+  }
+
+  /** The backbone tap counted so far (equal to analyseBackbone over the backbone captures), if enabled. */
+  backboneTap(): BackboneTapResult | undefined {
+    const parts = this.part.backboneTapParts();
+    return parts ? mergeBackboneTaps(this.topology, [parts]) : undefined;
   }
 
   /** The link's tap records as recorded (both directions; `dir` says which way). */

@@ -4,6 +4,7 @@
 
 import { rngFor, RNG_STREAM, type Rng } from '../lib/rng.ts';
 import type { TopoLink } from './topology/types.ts';
+import { PCAP_SNAPLEN } from './pcap.ts';
 
 /** A frame may wait at most this long in a link's transmit queue before tail drop. */
 export const LINK_QUEUE_MAX_US = 500_000;
@@ -42,6 +43,9 @@ export class LinkDirection {
   tapping = false;
   tapTruncated = false;
   readonly tap: TapRecord[] = [];
+  /** Told of every frame offered (as the pcap would hold it), up to TAP_RECORDS_MAX; see BackboneTap. */
+  observer: ((bytes: Uint8Array) => void) | undefined;
+  private observed = 0;
   private readonly rng: Rng;
   private busyUntilUs = 0;
   private lastArrivalUs = 0;
@@ -75,6 +79,13 @@ export class LinkDirection {
     if (this.tapping) {
       if (this.tap.length < TAP_RECORDS_MAX) this.tap.push({ tUs: startUs, dir: this.dir, seq, bytes: bytes.slice() });
       else this.tapTruncated = true;
+    }
+    if (this.observer) {
+      // The frames a tap records, cut as encodePcap cuts them.
+      if (this.observed < TAP_RECORDS_MAX) {
+        this.observed++;
+        this.observer(bytes.length > PCAP_SNAPLEN ? bytes.subarray(0, PCAP_SNAPLEN) : bytes);
+      } else this.tapTruncated = true;
     }
     // Draw both numbers for every frame so that changing one setting shifts no other draw.
     const jitter = jitterUs > 0 ? this.rng.nextInt(jitterUs + 1) : 0;

@@ -148,10 +148,10 @@ export interface UnderlayScope {
 /** Shortest-path forwarding table of one node: every link subnet and every loopback in `scope`. */
 export function shortestPathRoutes(topology: Topology, nodeIndex: number, scope?: UnderlayScope): RouteConfig[] {
   const first = firstHops(topology, nodeIndex, adjacency(topology, scope?.link));
-  const routes = new Map<string, RouteConfig>();
+  const routes = new Map<number, RouteConfig>();
   const add = (prefix: number, len: number, hop: Hop | undefined, connectedIf?: number) => {
     const net = (prefix & ipv4Mask(len)) >>> 0;
-    const key = `${net}/${len}`;
+    const key = net * 64 + len; // exact: net < 2^32, len <= 32
     if (routes.has(key)) return;
     if (connectedIf !== undefined) routes.set(key, { prefix: net, len, ifIndex: connectedIf, nextHop: 0 });
     else if (hop) routes.set(key, { prefix: net, len, ifIndex: hop.ifIndex, nextHop: hop.nextHop });

@@ -9,6 +9,8 @@ import { compareKeys, EVENT_CLASS, EventQueue, type EventKey } from './event-que
 import { LinkDirection, dirIndex, type LinkDirCounters, type TapRecord } from './link.ts';
 import type { SimNode, NodeSnapshot } from '../node/types.ts';
 import type { Topology } from './topology/types.ts';
+import type { ConvergenceCounts, ConvergenceProbe } from './convergence.ts';
+import { BackboneTap, backboneLinks, type BackboneTapParts } from './backbone-tap.ts';
 
 /** Builds the node with this index (the same function runs in every worker). */
 export type NodeFactory = (topology: Topology, nodeIndex: number) => SimNode;
@@ -40,6 +42,8 @@ export interface PartitionOptions {
   trace: boolean;
   /** Link indices to record (both directions), or 'all'. */
   taps: 'all' | readonly number[];
+  /** Count the report's backbone tap as frames are sent (BackboneTap), without recording them. */
+  backboneTap?: boolean;
 }
 
 interface Attachment {
@@ -58,6 +62,7 @@ export class Partition {
   private readonly timerSeq = new Map<number, number>();
   private readonly commandSeq = new Map<number, number>();
   private readonly outbox: RemoteFrame[] = [];
+  private readonly backbone: BackboneTap | undefined;
   private readonly traceEntries: TraceEntry[] = [];
   private sameTimeWakeups = 0;
   private lastKey: EventKey | undefined;
@@ -72,6 +77,9 @@ export class Partition {
     private readonly options: PartitionOptions,
   ) {
     const mine = new Set(owned);
+    const tapped = options.backboneTap ? new Set(backboneLinks(topology).map((b) => b.link.index)) : undefined;
+    const backbone = tapped ? new BackboneTap(topology) : undefined;
+    this.backbone = backbone;
     for (const link of topology.links) {
       for (const [from, to, fromA] of [
         [link.a, link.b, true],
@@ -81,6 +89,7 @@ export class Partition {
         const dir = dirIndex(link.index, fromA);
         const ld = new LinkDirection(dir, link, topology.seed);
         ld.tapping = options.taps === 'all' || options.taps.includes(link.index);
+        if (backbone && tapped!.has(link.index)) ld.observer = (bytes) => backbone.frame(link.index, bytes);
         this.dirs.set(dir, ld);
         const list = this.attach.get(from.nodeIndex) ?? [];
         list[from.ifIndex] = { dir, peerNode: to.nodeIndex, peerIf: to.ifIndex };
@@ -145,6 +154,16 @@ export class Partition {
     const n = this.nodes.get(node);
     assert(n, `node ${node} is not in this partition`);
     return n.snapshot();
+  }
+
+  /** What this partition's backbone tap counted (undefined without the `backboneTap` option). */
+  backboneTapParts(): BackboneTapParts | undefined {
+    return this.backbone?.parts();
+  }
+
+  /** This partition's share of the convergence check (see ConvergenceProbe). */
+  convergence(probe: ConvergenceProbe): ConvergenceCounts {
+    return probe.counts(this.nodes);
   }
 
   /** Counters of the link directions this partition owns, by direction index. */

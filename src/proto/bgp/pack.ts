@@ -78,7 +78,11 @@ function greedy<T>(items: readonly T[], size: (t: T) => number, room: number): T
  */
 export function packUpdates(pathAttributes: readonly PathAttribute[], reach: readonly Ipv4Prefix[] | MpReach, ctx: CodecContext): Result<Uint8Array[], PackError> {
   assert(!pathAttributes.some((a) => a.type === 'MP_REACH_NLRI' || a.type === 'MP_UNREACH_NLRI'), 'packUpdates: pass MP reachability as `reach`, not as an attribute');
-  const attrs = pathAttributesBytes(pathAttributes, ctx);
+  return packEncodedUpdates(pathAttributesBytes(pathAttributes, ctx), reach);
+}
+
+/** `packUpdates` with the path attributes already encoded (an update group encodes each set once). */
+export function packEncodedUpdates(attrs: Uint8Array, reach: readonly Ipv4Prefix[] | MpReach): Result<Uint8Array[], PackError> {
   const tooLong = (room: number, need: number): Result<never, PackError> =>
     err({ code: 'ATTRIBUTES_TOO_LONG', field: 'pathAttributes', message: `${attrs.length} octets of attributes leave ${room} octets, an NLRI needs ${need}` });
 
@@ -89,7 +93,9 @@ export function packUpdates(pathAttributes: readonly PathAttribute[], reach: rea
     if (prefixes.length && biggest > room) return tooLong(room, biggest);
     return ok(
       greedy(prefixes, ipv4PrefixSize, room).map((run) => {
-        const w = new Writer(MAX_MESSAGE_LENGTH);
+        let size = EMPTY_UPDATE_LENGTH + attrs.length;
+        for (const p of run) size += ipv4PrefixSize(p);
+        const w = new Writer(size);
         const lenAt = startUpdate(w);
         w.u16(0).u16(attrs.length).bytes(attrs);
         for (const p of run) encodeIpv4Prefix(w, p);

@@ -265,6 +265,8 @@ export class BgpRouter {
   private queueHead = 0;
   private importSources = 0;
   private groupIds = 0;
+  /** Grows with every input that may change a RIB (see `version`). */
+  private changes = 0;
   private readonly counters: BgpRouterStats = {
     updatesReceived: 0,
     prefixesReceived: 0,
@@ -338,6 +340,7 @@ export class BgpRouter {
 
   /** The session reached Established (RFC 4271 §8.2.2): the peer joins its update group and gets a full table. */
   peerUp(id: PeerId, negotiated: NegotiatedSession): void {
+    this.changes++;
     const p = this.peer(id);
     assert(!p.up, `peerUp: ${id} is already up`);
     this.settle();
@@ -354,6 +357,7 @@ export class BgpRouter {
 
   /** The session went down: everything the peer sent is withdrawn (RFC 4271 §8.2.2, §9). */
   peerDown(id: PeerId): void {
+    this.changes++;
     const p = this.peer(id);
     if (!p.up) return;
     this.leave(p);
@@ -385,6 +389,7 @@ export class BgpRouter {
    * AFI/SAFI disable. A `session-reset` error never gets here: the session sends its NOTIFICATION.
    */
   receiveUpdate(id: PeerId, decoded: ReceivedUpdate): ReceiveResult {
+    this.changes++;
     const p = this.peer(id);
     assert(p.up, `receiveUpdate: ${id} is not up`);
     const u = decoded.message;
@@ -429,12 +434,14 @@ export class BgpRouter {
 
   /** Originates `prefix` into the global IPv4 table, or into a VRF (and from there VPN-IPv4). */
   originate(prefix: Ipv4Prefix, attributes: OriginateAttributes = {}, vrf?: string): void {
+    this.changes++;
     const { table, source } = this.originTarget(vrf);
     const p: Ipv4Prefix = { family: 4, addr: (prefix.addr & ipv4Mask(prefix.len)) >>> 0, len: prefix.len };
     this.addLocal(table, source, p, new RouteAttributes(this.originList(attributes), attributes.nextHop ?? this.localAddress));
   }
 
   withdrawOriginated(prefix: Ipv4Prefix, vrf?: string): void {
+    this.changes++;
     const { table, source } = this.originTarget(vrf);
     const dest = table.get({ family: 4, addr: (prefix.addr & ipv4Mask(prefix.len)) >>> 0, len: prefix.len });
     if (dest && removePath(dest, source)) this.markDirty(dest);
@@ -442,6 +449,7 @@ export class BgpRouter {
 
   /** The IGP changed: every route's NEXT_HOP reachability and cost are looked at again. */
   nextHopsChanged(): void {
+    this.changes++;
     for (const t of this.allTables()) for (const d of t.values()) this.markDirty(d);
   }
 
@@ -489,6 +497,15 @@ export class BgpRouter {
   }
 
   // --- Inspection. ---
+
+  /**
+   * A number that grows whenever a RIB may have changed (every input that adds, replaces or removes
+   * a path or a peer); equal numbers mean equal Adj-RIBs-In, Loc-RIBs and VRF tables. Lets a reader
+   * skip re-reading tables that did not change (convergence sampling).
+   */
+  get version(): number {
+    return this.changes;
+  }
 
   /** The Loc-RIB of a table: the best route of every destination. */
   locRib(table: TableRef = 'ipv4-unicast'): RouteView[] {
@@ -701,6 +718,7 @@ export class BgpRouter {
   // --- The decision process (RFC 4271 §9.1). ---
 
   private markDirty(dest: Destination): void {
+    this.changes++;
     if (dest.flags & DEST_DIRTY) return;
     dest.flags |= DEST_DIRTY;
     this.dirty.push(dest);

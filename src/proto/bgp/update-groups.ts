@@ -18,7 +18,7 @@ import type { Ipv4Prefix } from '../../lib/addr.ts';
 import type { CodecContext, PathAttribute } from './attributes.ts';
 import { AS2_CONTEXT, AS4_CONTEXT, pathAttributesBytes } from './attributes.ts';
 import type { Family, RtMembershipNlri, VpnIpv4Nlri } from './nlri.ts';
-import { packUpdates, packWithdrawals } from './pack.ts';
+import { packEncodedUpdates, packWithdrawals } from './pack.ts';
 import type { GroupPolicy, RouterPolicy } from './policy.ts';
 import { mayAdvertise, outboundAttributes } from './policy.ts';
 import type { Destination, Path, PeerSource, Table, TableSubscriber } from './rib.ts';
@@ -36,6 +36,7 @@ export interface GroupMember extends PeerSource {
 /** The attributes a group sends for one received attribute set; shared by every route that has them. */
 export class OutAttributes {
   private wire: string | undefined;
+  private encoded: Uint8Array | undefined;
   constructor(
     readonly list: readonly PathAttribute[],
     /** NEXT_HOP of MP_REACH_NLRI (IPv4 unicast carries it in `list`). */
@@ -43,10 +44,15 @@ export class OutAttributes {
     private readonly ctx: CodecContext,
   ) {}
 
+  /** The Path Attributes field as sent, encoded once. */
+  get bytes(): Uint8Array {
+    return (this.encoded ??= pathAttributesBytes(this.list, this.ctx));
+  }
+
   /** The encoded attributes as a string: equal keys mean identical UPDATEs on the wire. */
   get wireKey(): string {
     if (this.wire === undefined) {
-      const b = pathAttributesBytes(this.list, this.ctx);
+      const b = this.bytes;
       let s = `${this.nextHop}:`;
       for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
       this.wire = s;
@@ -62,6 +68,13 @@ export interface Export {
   /** The peer the best route came from: split horizon. */
   readonly sourcePeer: PeerSource | undefined;
   readonly routeTargetKeys: readonly string[];
+  /**
+   * The UPDATEs announcing this destination alone with this export, once encoded: a route whose
+   * attributes it shares with no other (a reflected member route carries its own ORIGINATOR_ID and
+   * NEXT_HOP) is encoded once for the flush that announces it and reused by every later dump to a
+   * new member, instead of once per member.
+   */
+  alone?: readonly Uint8Array[];
 }
 
 /** Counters the groups add to (the router owns them). */
@@ -364,11 +377,13 @@ export class UpdateGroup implements TableSubscriber {
       key = `${kind}|${table.name}|${kind === ANNOUNCE ? items[0]!.now!.out.wireKey : ''}|`;
       for (const c of items) key += `${nlriKey(table.family, nlriOf(c.dest))},`;
     }
-    let messages = encodings?.get(key);
+    const single = kind === ANNOUNCE && items.length === 1 ? items[0]!.now! : undefined;
+    let messages = single?.alone ?? encodings?.get(key);
     if (!messages) {
       messages = kind === WITHDRAW ? this.encodeWithdraw(table.family, items) : this.encodeAnnounce(table.family, items);
       this.counters.updatesEncoded += messages.length;
       encodings?.set(key, messages);
+      if (single) single.alone = messages;
     }
     if (messages.length) emit(messages, recipients);
   }
@@ -390,10 +405,10 @@ export class UpdateGroup implements TableSubscriber {
     assert(items.every((c) => c.now!.out.wireKey === out.wireKey), 'encodeAnnounce: one attribute set per bucket');
     const packed =
       family === 'ipv4-unicast'
-        ? packUpdates(out.list, items.map((c) => nlriOf(c.dest) as Ipv4Prefix), this.ctx)
+        ? packEncodedUpdates(out.bytes, items.map((c) => nlriOf(c.dest) as Ipv4Prefix))
         : family === 'vpn-ipv4'
-          ? packUpdates(out.list, { family, nextHop: out.nextHop, nlri: items.map((c) => ({ ...(nlriOf(c.dest) as VpnIpv4Nlri), labels: [...c.now!.labels!] })) }, this.ctx)
-          : packUpdates(out.list, { family, nextHop: out.nextHop, nlri: items.map((c) => nlriOf(c.dest) as RtMembershipNlri) }, this.ctx);
+          ? packEncodedUpdates(out.bytes, { family, nextHop: out.nextHop, nlri: items.map((c) => ({ ...(nlriOf(c.dest) as VpnIpv4Nlri), labels: [...c.now!.labels!] })) })
+          : packEncodedUpdates(out.bytes, { family, nextHop: out.nextHop, nlri: items.map((c) => nlriOf(c.dest) as RtMembershipNlri) });
     if (!packed.ok) {
       this.counters.attributesTooLong += items.length;
       return [];
