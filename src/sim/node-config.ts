@@ -87,12 +87,9 @@ function adjacency(topology: Topology, use: (l: TopoLink) => boolean = () => tru
   return adj;
 }
 
-/**
- * True when every subnet and loopback is routed by the underlay: no PE has a VRF, or the mode is
- * `group` (no CE–PE BGP there; the group data plane does not route the members' LANs yet).
- */
+/** True when every subnet and loopback is routed by the underlay: no PE has a VRF. */
 export function customerLansInUnderlay(topology: Topology): boolean {
-  return topology.mode === 'group' || !topology.nodes.some((n) => n.role === 'pe' && n.vrfs.length > 0);
+  return !topology.nodes.some((n) => n.role === 'pe' && n.vrfs.length > 0);
 }
 
 const isProvider = (topology: Topology, nodeIndex: number): boolean => PROVIDER_ROLES.has(topology.nodes[nodeIndex]!.role);
@@ -111,6 +108,10 @@ export function underlayRoutes(topology: Topology, nodeIndex: number): RouteConf
   if (customerLansInUnderlay(topology)) return shortestPathRoutes(topology, nodeIndex);
   const node = topology.nodes[nodeIndex]!;
   if (node.role === 'host') return hostRoutes(topology, nodeIndex);
+  // Group mode: a member CE's traffic to other sites leaves inside the group SA (its SPD takes it
+  // before any route lookup) towards the other members' access addresses, and its BGP goes to the
+  // S/R the same way: its connected subnets and a default route to its PE are all it needs.
+  if (topology.mode === 'group' && node.role === 'ce') return hostRoutes(topology, nodeIndex, (peer) => isProvider(topology, peer));
   return shortestPathRoutes(topology, nodeIndex, {
     // Paths run over the provider's links (a CE is never a transit for the provider), plus the
     // node's own links (a CE reaches the backbone through its PE).
@@ -120,8 +121,11 @@ export function underlayRoutes(topology: Topology, nodeIndex: number): RouteConf
   });
 }
 
-/** A host: its connected subnets and a default route to the neighbour on its first interface. */
-function hostRoutes(topology: Topology, nodeIndex: number): RouteConfig[] {
+/**
+ * A host: its connected subnets and a default route to the neighbour on its first interface (or
+ * on the first interface whose neighbour `gatewayOk` accepts).
+ */
+function hostRoutes(topology: Topology, nodeIndex: number, gatewayOk: (peer: number) => boolean = () => true): RouteConfig[] {
   const routes: RouteConfig[] = [];
   let gateway: RouteConfig | undefined;
   for (const l of topology.links) {
@@ -131,7 +135,7 @@ function hostRoutes(topology: Topology, nodeIndex: number): RouteConfig[] {
     ] as const) {
       if (mine.nodeIndex !== nodeIndex) continue;
       routes.push({ prefix: (mine.addr & ipv4Mask(mine.len)) >>> 0, len: mine.len, ifIndex: mine.ifIndex, nextHop: 0 });
-      if (l.up && (gateway === undefined || mine.ifIndex < gateway.ifIndex)) gateway = { prefix: 0, len: 0, ifIndex: mine.ifIndex, nextHop: theirs.addr };
+      if (l.up && gatewayOk(theirs.nodeIndex) && (gateway === undefined || mine.ifIndex < gateway.ifIndex)) gateway = { prefix: 0, len: 0, ifIndex: mine.ifIndex, nextHop: theirs.addr };
     }
   }
   if (gateway) routes.push(gateway);
