@@ -20,7 +20,13 @@ import { formatRouteDistinguisher } from './nlri.ts';
 export type SecurityGatewayIdentity = Extract<ExtendedCommunity, { type: 'SECURITY_GATEWAY_IDENTITY' }>;
 export type RouteTarget = Extract<ExtendedCommunity, { type: 'ROUTE_TARGET' }>;
 
-const hexOf = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Lower-case hex of some bytes (a table per octet: route target keys are made for every route). */
+function hexOf(b: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < b.length; i++) out += HEX_BYTE[b[i]!]!;
+  return out;
+}
 
 /** The key of a route target in sets and filters: its 8 octets in hex. */
 export function routeTargetKey(rt: ExtendedCommunity): string {

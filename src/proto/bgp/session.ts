@@ -315,6 +315,23 @@ interface EventContext {
 const EMPTY = new Uint8Array(0);
 const KEEPALIVE_BYTES = encodeMessage(KEEPALIVE, AS4_CONTEXT);
 const TYPE_NAMES: Record<number, string> = { 1: 'OPEN', 2: 'UPDATE', 3: 'NOTIFICATION', 4: 'KEEPALIVE', 5: 'ROUTE-REFRESH' };
+/** The earlier of two optional deadlines. */
+function earlier(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined || a <= b ? a : b;
+}
+
+type TimerName = 'idle-hold' | 'connect-retry' | 'hold' | 'keepalive';
+interface Due {
+  atUs: number;
+  timer: TimerName;
+  conn: Conn | undefined;
+}
+
+/** The earliest timer due at `nowUs`; on a tie the one considered first keeps it. */
+function considerTimer(due: Due | undefined, nowUs: number, atUs: number | undefined, timer: TimerName, conn: Conn | undefined): Due | undefined {
+  return atUs !== undefined && atUs <= nowUs && (due === undefined || atUs < due.atUs) ? { atUs, timer, conn } : due;
+}
+
 const familyKey = (afi: number, safi: number): number => ((afi & 0xffff) << 8) | (safi & 0xff);
 
 function formatId(id: number): string {
@@ -493,16 +510,9 @@ export class BgpSession {
   }
 
   nextDeadlineUs(): number | undefined {
-    let d: number | undefined;
-    const min = (t: number | undefined): void => {
-      if (t !== undefined && (d === undefined || t < d)) d = t;
-    };
-    min(this.idleHoldDeadlineUs);
-    min(this.connectRetryDeadlineUs);
-    for (const c of this.conns) {
-      min(c.holdDeadlineUs);
-      min(c.keepaliveDeadlineUs);
-    }
+    // Hot (asked after every input): no closure per call.
+    let d = earlier(this.idleHoldDeadlineUs, this.connectRetryDeadlineUs);
+    for (const c of this.conns) d = earlier(d, earlier(c.holdDeadlineUs, c.keepaliveDeadlineUs));
     return d;
   }
 
@@ -612,17 +622,14 @@ export class BgpSession {
   private runTimers(): void {
     for (let i = 0; i < MAX_TIMER_FIRINGS; i++) {
       // Earliest first; on a tie the peer timers, then per connection Hold before Keepalive.
-      let due: { atUs: number; timer: 'idle-hold' | 'connect-retry' | 'hold' | 'keepalive'; conn?: Conn } | undefined;
-      const consider = (atUs: number | undefined, timer: 'idle-hold' | 'connect-retry' | 'hold' | 'keepalive', conn?: Conn): void => {
-        if (atUs !== undefined && atUs <= this.nowUs && (due === undefined || atUs < due.atUs)) due = { atUs, timer, conn };
-      };
-      consider(this.idleHoldDeadlineUs, 'idle-hold');
-      consider(this.connectRetryDeadlineUs, 'connect-retry');
+      let due: Due | undefined;
+      due = considerTimer(due, this.nowUs, this.idleHoldDeadlineUs, 'idle-hold', undefined);
+      due = considerTimer(due, this.nowUs, this.connectRetryDeadlineUs, 'connect-retry', undefined);
       for (const c of this.conns) {
-        consider(c.holdDeadlineUs, 'hold', c);
-        consider(c.keepaliveDeadlineUs, 'keepalive', c);
+        due = considerTimer(due, this.nowUs, c.holdDeadlineUs, 'hold', c);
+        due = considerTimer(due, this.nowUs, c.keepaliveDeadlineUs, 'keepalive', c);
       }
-      const d = due as typeof due;
+      const d = due;
       if (d === undefined) return;
       switch (d.timer) {
         case 'idle-hold':
