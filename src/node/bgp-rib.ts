@@ -84,7 +84,13 @@ export class RouterProcessor implements RouteProcessor {
     return o ? { peer: o.peer, bytes: o.bytes } : undefined;
   }
 
-  snapshot(): Record<string, unknown> {
+  /**
+   * The RIBs for the inspector. `adjRibOut` packs what is pending first (BgpRouter.adjRibOut
+   * flushes), which is a no-op where the speaker drains the router after every input; a processor
+   * that holds UPDATEs back on purpose (the S/R's paced reflection) asks without it, so that looking
+   * never changes when routes leave.
+   */
+  snapshot(withAdjRibOut = true): Record<string, unknown> {
     const brief = (r: RouteView) => {
       const originator = r.attributes.find((a) => a.type === 'ORIGINATOR_ID');
       const clusters = r.attributes.find((a) => a.type === 'CLUSTER_LIST');
@@ -104,6 +110,7 @@ export class RouterProcessor implements RouteProcessor {
         'vpn-ipv4': this.router.locRib('vpn-ipv4').map(brief),
       },
       adjRibIn: Object.fromEntries(this.peers.map((p) => [p, this.router.adjRibIn(p).map(brief)])),
+      ...(withAdjRibOut ? { adjRibOut: Object.fromEntries(this.peers.map((p) => [p, this.router.adjRibOut(p).map(brief)])) } : {}),
       vrfs: Object.fromEntries(this.router.vrfs().map((v) => [v.name, this.router.vrfRib(v.name).map(brief)])),
       stats: this.router.stats(),
     };
