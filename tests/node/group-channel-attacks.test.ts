@@ -10,8 +10,8 @@ import { loadTopology } from '../../src/sim/topology/load.ts';
 import { encodeIpv4, IP_PROTO_ESP, IP_PROTO_TCP, ipv4Dst, ipv4Protocol } from '../../src/proto/ip/index.ts';
 import { encodeTcpSegment, TCP_FLAG_SYN } from '../../src/proto/ip/tcp-segment.ts';
 import { parseIpv4 } from '../../src/lib/addr.ts';
-import type { NodeOutput } from '../../src/lib/sans-io.ts';
 import type { SimNode } from '../../src/node/types.ts';
+import { tamper } from './fixtures/tamper.ts';
 
 const FIG2 = 'public/topologies/seed001-figure2.yaml';
 
@@ -24,34 +24,24 @@ describe('seed 001: the S/R channel under attack on the backbone', () => {
     const ceA = parseIpv4('172.16.1.1')!;
     let espToSr = 0;
     let injected = false;
-    const tamper = (inner: SimNode): SimNode => {
-      const extra: NodeOutput[] = [];
-      return {
-        handle: (i, now) => inner.handle(i, now),
-        nextDeadlineUs: () => inner.nextDeadlineUs(),
-        snapshot: () => inner.snapshot(),
-        poll() {
-          if (extra.length > 0) return extra.shift();
-          const o = inner.poll();
-          if (o?.kind !== 'tx' || ipv4Dst(o.bytes) !== sr || ipv4Protocol(o.bytes) !== IP_PROTO_ESP) return o;
-          espToSr++;
-          if (espToSr === 6) {
-            const bad = o.bytes.slice();
-            bad[bad.length - 20] = bad[bad.length - 20]! ^ 1; // ciphertext bit: the ICV fails
-            extra.push(o); // and the genuine packet after it, so the channel loses nothing
-            return { ...o, bytes: bad };
-          }
-          if (espToSr === 8 && !injected) {
-            injected = true;
-            const syn = encodeTcpSegment({ srcPort: 40000, dstPort: 179, seq: 1, ack: 0, flags: TCP_FLAG_SYN, reserved: 0, window: 65535, urgentPointer: 0, options: [], payload: new Uint8Array(0) }, ceA, sr);
-            const clear = encodeIpv4({ dscp: 0, ecn: 0, identification: 7, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 60, protocol: IP_PROTO_TCP, src: ceA, dst: sr, options: new Uint8Array(0) }, syn);
-            extra.push({ ...o, bytes: clear });
-          }
-          return o;
-        },
-      };
-    };
-    const k = new Kernel(t, { factory: (topo, i) => (topo.nodes[i]!.id === 'p1' ? tamper(createSimNode(topo, i)) : createSimNode(topo, i)) });
+    const attacker = (inner: SimNode) =>
+      tamper(inner, (o) => {
+        if (ipv4Dst(o.bytes) !== sr || ipv4Protocol(o.bytes) !== IP_PROTO_ESP) return undefined;
+        espToSr++;
+        if (espToSr === 6) {
+          const bad = o.bytes.slice();
+          bad[bad.length - 20] = bad[bad.length - 20]! ^ 1; // ciphertext bit: the ICV fails
+          return [{ ...o, bytes: bad }, o]; // and the genuine packet after it, so the channel loses nothing
+        }
+        if (espToSr === 8 && !injected) {
+          injected = true;
+          const syn = encodeTcpSegment({ srcPort: 40000, dstPort: 179, seq: 1, ack: 0, flags: TCP_FLAG_SYN, reserved: 0, window: 65535, urgentPointer: 0, options: [], payload: new Uint8Array(0) }, ceA, sr);
+          const clear = encodeIpv4({ dscp: 0, ecn: 0, identification: 7, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 60, protocol: IP_PROTO_TCP, src: ceA, dst: sr, options: new Uint8Array(0) }, syn);
+          return [o, { ...o, bytes: clear }];
+        }
+        return undefined;
+      });
+    const k = new Kernel(t, { factory: (topo, i) => (topo.nodes[i]!.id === 'p1' ? attacker(createSimNode(topo, i)) : createSimNode(topo, i)) });
     k.runUntil(8_000_000);
     const s = k.snapshot();
     expect(injected).toBe(true);
