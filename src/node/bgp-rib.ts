@@ -7,6 +7,7 @@ import { BgpRouter, type BgpRouterConfig, type OriginateAttributes, type RouteCh
 import type { PeerInfo } from '../proto/bgp/session.ts';
 import type { Ipv4Prefix } from '../lib/addr.ts';
 import type { RouteProcessor } from './bgp-app.ts';
+import type { SnapshotPurpose } from './types.ts';
 
 export interface OriginatedRoute {
   prefix: Ipv4Prefix;
@@ -84,7 +85,15 @@ export class RouterProcessor implements RouteProcessor {
     return o ? { peer: o.peer, bytes: o.bytes } : undefined;
   }
 
-  snapshot(): Record<string, unknown> {
+  snapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
+    if (purpose === 'convergence') {
+      // Only the learned prefixes count (the adj-RIB-In never does): no per-route details.
+      const nlri = (r: RouteView) => ({ nlri: r.nlri });
+      return {
+        locRib: { 'ipv4-unicast': this.router.locRib('ipv4-unicast').map(nlri), 'vpn-ipv4': this.router.locRib('vpn-ipv4').map(nlri) },
+        vrfs: Object.fromEntries(this.router.vrfs().map((v) => [v.name, this.router.vrfRib(v.name).map(nlri)])),
+      };
+    }
     const brief = (r: RouteView) => {
       const originator = r.attributes.find((a) => a.type === 'ORIGINATOR_ID');
       const clusters = r.attributes.find((a) => a.type === 'CLUSTER_LIST');

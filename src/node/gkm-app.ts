@@ -20,7 +20,7 @@ import type { IkeId } from '../proto/ike/index.ts';
 import type { RouteChange } from '../proto/bgp/router.ts';
 import type { RouteTarget } from '../proto/bgp/rib.ts';
 import type { GroupEspApp } from './group-esp.ts';
-import type { NodeApp, NodeContext } from './types.ts';
+import type { NodeApp, NodeContext, SnapshotPurpose } from './types.ts';
 
 /** Log lines kept for the snapshot (the newest). */
 export const GKM_EVENTS_KEPT = 32;
@@ -57,8 +57,8 @@ export class GatedApp implements NodeApp, GatedBgp {
   nextDeadlineUs(): number | undefined {
     return this.opened ? this.inner.nextDeadlineUs() : undefined;
   }
-  snapshot(): Record<string, unknown> {
-    return { gated: !this.opened, ...this.inner.snapshot() };
+  snapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
+    return { gated: !this.opened, ...this.inner.snapshot(purpose) };
   }
   stateVersion(): number | undefined {
     const v = this.inner.stateVersion?.();
