@@ -85,12 +85,19 @@ export class RouterProcessor implements RouteProcessor {
     return o ? { peer: o.peer, bytes: o.bytes } : undefined;
   }
 
-  snapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
+  /**
+   * The RIBs for the inspector. `adjRibOut` packs what is pending first (BgpRouter.adjRibOut
+   * flushes), which is a no-op where the speaker drains the router after every input; a processor
+   * that holds UPDATEs back on purpose (the S/R's paced reflection) asks without it, so that looking
+   * never changes when routes leave. For the convergence check (SnapshotPurpose) only the prefixes
+   * of the same lists, minus the adj-RIB-In the check never reads.
+   */
+  snapshot(purpose?: SnapshotPurpose, withAdjRibOut = true): Record<string, unknown> {
     if (purpose === 'convergence') {
-      // Only the learned prefixes count (the adj-RIB-In never does): no per-route details.
       const nlri = (r: RouteView) => ({ nlri: r.nlri });
       return {
         locRib: { 'ipv4-unicast': this.router.locRib('ipv4-unicast').map(nlri), 'vpn-ipv4': this.router.locRib('vpn-ipv4').map(nlri) },
+        ...(withAdjRibOut ? { adjRibOut: Object.fromEntries(this.peers.map((p) => [p, this.router.adjRibOut(p).map(nlri)])) } : {}),
         vrfs: Object.fromEntries(this.router.vrfs().map((v) => [v.name, this.router.vrfRib(v.name).map(nlri)])),
       };
     }
@@ -113,6 +120,7 @@ export class RouterProcessor implements RouteProcessor {
         'vpn-ipv4': this.router.locRib('vpn-ipv4').map(brief),
       },
       adjRibIn: Object.fromEntries(this.peers.map((p) => [p, this.router.adjRibIn(p).map(brief)])),
+      ...(withAdjRibOut ? { adjRibOut: Object.fromEntries(this.peers.map((p) => [p, this.router.adjRibOut(p).map(brief)])) } : {}),
       vrfs: Object.fromEntries(this.router.vrfs().map((v) => [v.name, this.router.vrfRib(v.name).map(brief)])),
       stats: this.router.stats(),
     };

@@ -33,7 +33,7 @@ export class PacedProcessor implements RouteProcessor {
   /** The RIB as the BGP app shows it: in full while small, else counts (a 1000-member S/R holds 10⁶ paths). */
   ribSnapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
     const routes = this.inner.router.locRibSize('ipv4-unicast');
-    if (routes <= SNAPSHOT_ROUTES_MAX) return this.inner.snapshot(purpose);
+    if (routes <= SNAPSHOT_ROUTES_MAX) return this.inner.snapshot(purpose, this.intervalUs === 0);
     return { locRib: { 'ipv4-unicast': routes }, summarized: true, stats: this.inner.router.stats() };
   }
 

@@ -5,6 +5,7 @@
 // as MPLS-in-IP (RFC 4364 §5, RFC 4023 §3). Sans-IO: time comes in with each input; never decides
 // routes itself.
 
+import { recordRtt } from './rtt.ts';
 import { formatIpv4, ipv4Mask } from '../lib/addr.ts';
 import type { NodeInput, NodeOutput } from '../lib/sans-io.ts';
 import {
@@ -535,12 +536,7 @@ export class IpNode implements SimNode, NodeContext {
     }
     f.sentAtUs.delete(sequence);
     const rtt = nowUs - sentAt;
-    const s = f.stats;
-    s.received++;
-    f.rttSumUs += rtt;
-    s.rttMinUs = s.rttMinUs === undefined ? rtt : Math.min(s.rttMinUs, rtt);
-    s.rttMaxUs = s.rttMaxUs === undefined ? rtt : Math.max(s.rttMaxUs, rtt);
-    s.rttAvgUs = Math.round(f.rttSumUs / s.received);
+    recordRtt(f.stats, f, rtt);
     f.hist.record(rtt);
     this.log('ping', `${icmpLen} bytes from ${formatIpv4(header.src)}: icmp_seq=${sequence} ttl=${header.ttl} time=${(rtt / 1000).toFixed(3)} ms`);
   }

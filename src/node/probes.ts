@@ -2,6 +2,7 @@
 // `ping` / `traceroute`), their timers and the ICMP answers that belong to them. Owns only their
 // state; sends through the node, never touches configured flows (their reports must not change).
 
+import { recordRtt } from './rtt.ts';
 import { formatIpv4, parseIpv4 } from '../lib/addr.ts';
 import { assert } from '../lib/errors.ts';
 import type { NodeCommand } from '../lib/sans-io.ts';
@@ -107,11 +108,7 @@ export class RuntimeProbes {
     p.sentAtUs.delete(sequence);
     const rtt = nowUs - sent;
     const r = p.report;
-    r.received++;
-    p.rttSumUs += rtt;
-    r.rttMinUs = r.rttMinUs === undefined ? rtt : Math.min(r.rttMinUs, rtt);
-    r.rttMaxUs = r.rttMaxUs === undefined ? rtt : Math.max(r.rttMaxUs, rtt);
-    r.rttAvgUs = Math.round(p.rttSumUs / r.received);
+    recordRtt(r, p, rtt);
     r.events.push({ kind: 'reply', seq: sequence, from: formatIpv4(from), ttl, bytes: icmpLen, rttUs: rtt });
     this.pingCheckDone(p, nowUs);
     return true;

@@ -10,6 +10,8 @@ export interface Example {
 export const EXAMPLES: readonly Example[] = [
   { file: 'seed001-figure2.yaml', title: 'Seed 001 \u00b7 Figure 2' },
   { file: 'seed002-figure1.yaml', title: 'Seed 002 \u00b7 Figure 1' },
+  { file: 'two-customers.yaml', title: 'Two customers, overlapping addresses' },
+  { file: 'generated-50.yaml', title: 'Generated \u00b7 50 sites' },
 ];
 
 /** The labs shipped in public/labs. */

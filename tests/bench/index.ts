@@ -13,6 +13,7 @@ import { lpmBench } from './dataplane-lpm.ts';
 import { espBench } from './dataplane-esp.ts';
 import { gkmBench } from './gkm.ts';
 import { ikeBench } from './ike.ts';
+import { siteSizeBench } from './site-size.ts';
 
 
 async function kernelBench(): Promise<Row[]> {
@@ -53,6 +54,7 @@ const all: Record<string, () => Promise<Row[]>> = {
   ike: () => ikeBench(),
   security: async () => [...(await ikeBench()), ...(await gkmBench())],
   dataplane: async () => [...(await espBench()), ...(await lpmBench())],
+  site: async () => siteSizeBench(),
   // The same suites in Debian's chromium, from the bench page (src/ui/bench.html).
   'browser:checksum': () => browserBench(['checksum']),
   'browser:lpm': () => browserBench(['lpm']),

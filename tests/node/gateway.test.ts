@@ -1,8 +1,8 @@
 // DESIGN.md's gateway mode (seed 002) in the deterministic kernel: CEs fill their SPD from BGP and
 // local policy, build pairwise SAs with IKEv2 on demand or pre-established, rekey under traffic.
+import { tamper } from './fixtures/tamper.ts';
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import type { NodeOutput } from '../../src/lib/sans-io.ts';
 import { parseIpv4 } from '../../src/lib/addr.ts';
 import { decodeIpv4, ipv4Dst, ipv4Protocol, ipv4Src, IP_PROTO_ESP, IP_PROTO_ICMP, IP_PROTO_UDP } from '../../src/proto/ip/index.ts';
 import { Kernel } from '../../src/sim/kernel.ts';
@@ -162,31 +162,21 @@ describe(`gateway mode, two CEs (seed ${SEED})`, () => {
     const victim = parseIpv4('172.16.2.1')!;
     // A provider edge that replays one ESP packet, alters one and rewrites the SPI of one (each
     // also delivered intact, so the flow itself loses nothing).
-    const tamper = (inner: SimNode): SimNode => {
-      let n = 0;
-      const extra: NodeOutput[] = [];
-      return {
-        handle: (i, now) => inner.handle(i, now),
-        nextDeadlineUs: () => inner.nextDeadlineUs(),
-        snapshot: () => inner.snapshot(),
-        poll() {
-          if (extra.length > 0) return extra.shift();
-          const o = inner.poll();
-          if (o?.kind !== 'tx' || ipv4Protocol(o.bytes) !== IP_PROTO_ESP || ipv4Dst(o.bytes) !== victim) return o;
-          n++;
-          if (n === 10) extra.push({ ...o, bytes: o.bytes.slice() }); // replay
-          if (n === 20 || n === 30) {
-            const bad = o.bytes.slice();
-            if (n === 20) bad[bad.length - 20] = bad[bad.length - 20]! ^ 1; // ciphertext bit flip: ICV fails
-            else bad[20] = bad[20]! ^ 0xff; // SPI no SA has
-            extra.push(o);
-            return { ...o, bytes: bad };
-          }
-          return o;
-        },
-      };
-    };
-    const k = new Kernel(t, { factory: (topo, i) => (topo.nodes[i]!.id === 'pe1' ? tamper(createSimNode(topo, i)) : createSimNode(topo, i)) });
+    let n = 0;
+    const attacker = (inner: SimNode) =>
+      tamper(inner, (o) => {
+        if (ipv4Protocol(o.bytes) !== IP_PROTO_ESP || ipv4Dst(o.bytes) !== victim) return undefined;
+        n++;
+        if (n === 10) return [o, { ...o, bytes: o.bytes.slice() }]; // replay
+        if (n === 20 || n === 30) {
+          const bad = o.bytes.slice();
+          if (n === 20) bad[bad.length - 20] = bad[bad.length - 20]! ^ 1; // ciphertext bit flip: ICV fails
+          else bad[20] = bad[20]! ^ 0xff; // SPI no SA has
+          return [{ ...o, bytes: bad }, o];
+        }
+        return undefined;
+      });
+    const k = new Kernel(t, { factory: (topo, i) => (topo.nodes[i]!.id === 'pe1' ? attacker(createSimNode(topo, i)) : createSimNode(topo, i)) });
     k.runUntil(11_000_000);
     const s = k.snapshot();
     const b = ipsecOf(s.nodes.find((x) => x.id === 'ce-b')!);

@@ -10,8 +10,8 @@ import { createSimNode } from '../../src/sim/node-config.ts';
 import { loadTopology } from '../../src/sim/topology/load.ts';
 import { decodeIpv4, decodeUdp, encodeIpv4, encodeUdp, IP_PROTO_UDP } from '../../src/proto/ip/index.ts';
 import { parseIpv4 } from '../../src/lib/addr.ts';
-import type { NodeOutput } from '../../src/lib/sans-io.ts';
 import type { SimNode } from '../../src/node/types.ts';
+import { tamper } from './fixtures/tamper.ts';
 
 const FIG2 = 'public/topologies/seed001-figure2.yaml';
 const GSA_REKEY = 41; // RFC 9838 §7 exchange type
@@ -38,32 +38,20 @@ describe('seed 001: forged and replayed GSA_REKEY messages in the network', () =
     const t = r.topology;
     const victim = parseIpv4('172.16.3.1')!; // ce-c, behind pe2
     let seen = 0;
-    const tamper = (inner: SimNode): SimNode => {
-      const extra: NodeOutput[] = [];
-      return {
-        handle: (i, now) => inner.handle(i, now),
-        nextDeadlineUs: () => inner.nextDeadlineUs(),
-        snapshot: () => inner.snapshot(),
-        poll() {
-          if (extra.length > 0) return extra.shift();
-          const o = inner.poll();
-          if (o?.kind !== 'tx') return o;
-          const ip = decodeIpv4(o.bytes);
-          if (!ip.ok || ip.value.header.protocol !== IP_PROTO_UDP || ip.value.header.dst !== victim) return o;
-          const udp = decodeUdp(ip.value.payload, ip.value.header.src, ip.value.header.dst);
-          if (!udp.ok || udp.value.dstPort !== 848 || udp.value.payload[IKE_EXCHANGE_OFFSET] !== GSA_REKEY) return o;
-          if (++seen > 1) return o;
-          // The genuine rekey goes through; behind it, the same bytes again and a forged copy.
-          extra.push({ ...o, bytes: o.bytes.slice() });
-          const forged = udp.value.payload.slice();
-          forged[forged.length - 20] = forged[forged.length - 20]! ^ 1;
-          new DataView(forged.buffer).setUint32(IKE_MESSAGE_ID_OFFSET, 0x7fff_0000);
-          extra.push({ ...o, bytes: withPayload(o.bytes, forged) });
-          return o;
-        },
-      };
-    };
-    const k = new Kernel(t, { factory: (topo, i) => (topo.nodes[i]!.id === 'pe2' ? tamper(createSimNode(topo, i)) : createSimNode(topo, i)) });
+    const attacker = (inner: SimNode) =>
+      tamper(inner, (o) => {
+        const ip = decodeIpv4(o.bytes);
+        if (!ip.ok || ip.value.header.protocol !== IP_PROTO_UDP || ip.value.header.dst !== victim) return undefined;
+        const udp = decodeUdp(ip.value.payload, ip.value.header.src, ip.value.header.dst);
+        if (!udp.ok || udp.value.dstPort !== 848 || udp.value.payload[IKE_EXCHANGE_OFFSET] !== GSA_REKEY) return undefined;
+        if (++seen > 1) return undefined;
+        // The genuine rekey goes through; behind it, the same bytes again and a forged copy.
+        const forged = udp.value.payload.slice();
+        forged[forged.length - 20] = forged[forged.length - 20]! ^ 1;
+        new DataView(forged.buffer).setUint32(IKE_MESSAGE_ID_OFFSET, 0x7fff_0000);
+        return [o, { ...o, bytes: o.bytes.slice() }, { ...o, bytes: withPayload(o.bytes, forged) }];
+      });
+    const k = new Kernel(t, { factory: (topo, i) => (topo.nodes[i]!.id === 'pe2' ? attacker(createSimNode(topo, i)) : createSimNode(topo, i)) });
     k.runUntil(9_000_000);
     const s = k.snapshot();
     expect(seen).toBeGreaterThanOrEqual(1);

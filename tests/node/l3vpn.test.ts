@@ -148,9 +148,11 @@ describe('l3vpn mode: BGP in the forwarding tables, VPN labels across the backbo
     expect(ce).toContain('10.255.0.30/32 172.16.1.2'); // the S/R device
     expect(ce.filter((r) => r.startsWith('10.3.') || r.startsWith('10.4.'))).toEqual([]);
     expect(text('pe1').filter((r) => /^10\.[1-4]\./.test(r))).toEqual([]);
-    // In group mode the members' LANs stay in the underlay until its data plane routes them.
+    // Group mode: no customer LAN in the provider's tables either (the group SA carries them), and a
+    // member CE routes by its connected subnets and a default route to its PE.
     const g = load(FIG2);
-    expect(nodeConfig(g, idx('p1')).routes.some((r) => r.prefix === parseIpv4('10.3.0.0'))).toBe(true);
+    expect(nodeConfig(g, idx('p1')).routes.some((r) => r.prefix === parseIpv4('10.3.0.0'))).toBe(false);
+    expect(nodeConfig(g, idx('ce-a')).routes.filter((r) => r.len === 0).map((r) => r.nextHop)).toEqual([parseIpv4('172.16.1.2')]);
   });
 });
 

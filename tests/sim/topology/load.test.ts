@@ -62,8 +62,8 @@ describe('examples', () => {
   it('seed002-figure1.yaml loads: three security-gateway CEs, three PEs, one VPN', () => {
     const t = loaded(loadTopology(example('seed002-figure1.yaml')));
     expect(t.mode).toBe('gateway');
-    expect(t.nodes).toHaveLength(12);
-    expect(t.links).toHaveLength(11);
+    expect(t.nodes).toHaveLength(13); // with the S/R device added for group mode
+    expect(t.links).toHaveLength(12);
     expect(t.nodes.filter((n) => n.role === 'ce').map((n) => n.trustedSubnets)).toEqual([
       ['10.1.0.0/24'],
       ['10.2.0.0/24'],
@@ -79,7 +79,7 @@ describe('examples', () => {
       ['protect', 'bgp', '-'],
     ]);
     expect(t.nodes.find((n) => n.id === 'h-z')!.policy![0]!.source).toEqual(['10.1.0.99/32']);
-    expect(t.groups).toEqual([]);
+    expect(t.groups.map((g) => [g.sr, g.members])).toEqual([['sr', ['ce-a', 'ce-b', 'ce-c']]]); // used in group mode only
     expect(t.traffic.filter((f) => f.kind === 'ping')).toHaveLength(5);
     for (const n of t.nodes) expect(n.position, n.id).toBeDefined();
   });
@@ -419,5 +419,15 @@ describe('options', () => {
     expect(loaded(loadTopology(json)).links[0]!.latencyUs).toBe(2000);
     const bad = errorsOf(loadTopology('{"name": x, "nodes": []}', { format: 'json' }));
     expect(bad[0]!.message).toMatch(/^JSON syntax error at line 1, column 10: /);
+  });
+
+  it('group mode without a group is refused with the reason (file or --mode)', () => {
+    const text = 'name: t\nnodes:\n  - { id: a, role: host }\n  - { id: b, role: host }\nlinks:\n  - { endpoints: [a, b] }\n';
+    for (const r of [loadTopology(text.replace('name: t', 'name: t\nmode: group')), loadTopology(text, { mode: 'group' })]) {
+      const errs = errorsOf(r);
+      expect(errs).toHaveLength(1);
+      expect(errs[0]!.message).toMatch(/^group mode needs at least one entry in `groups`/);
+    }
+    expect(loadTopology(text, { mode: 'mesh' }).ok).toBe(true);
   });
 });
