@@ -13,7 +13,7 @@ import { TCP_PORT_BGP } from '../proto/ip/tcp-segment.ts';
 import type { TcpConnId, TcpTuple } from '../proto/ip/tcp.ts';
 import type { TcpAuthConfig } from '../proto/ip/tcp-auth.ts';
 import type { StreamUser, TcpApp } from './tcp-app.ts';
-import type { NodeApp, NodeContext } from './types.ts';
+import type { NodeApp, NodeContext, SnapshotPurpose } from './types.ts';
 
 /** Bytes one neighbour may have waiting for TCP send space before the session is reset. */
 export const BGP_PENDING_BYTES_MAX = 4 * 1024 * 1024;
@@ -49,7 +49,7 @@ export interface RouteProcessor {
   receiveUpdate(peer: string, decoded: Decoded, nowUs: number): void;
   /** Next encoded UPDATE for a peer, until undefined. */
   poll(): { peer: string; bytes: Uint8Array } | undefined;
-  snapshot(): Record<string, unknown>;
+  snapshot(purpose?: SnapshotPurpose): Record<string, unknown>;
   /** Grows whenever a RIB may have changed (BgpRouter.version); optional. */
   version?(): number;
 }
@@ -148,12 +148,12 @@ export class BgpApp implements NodeApp, StreamUser {
     else if (d !== undefined && (this.minDeadline === undefined || d < this.minDeadline)) this.minDeadline = d;
   }
 
-  snapshot(): Record<string, unknown> {
+  snapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
     return {
       localAs: this.config.localAs,
       routerId: formatIpv4(this.config.routerId),
       neighbors: [...this.neighbors.values()].map((n) => ({ name: n.cfg.name, peer: formatIpv4(n.cfg.peerAddr), peerAs: n.cfg.peerAs, state: n.session.state, stats: n.session.stats })),
-      rib: this.processor.snapshot(),
+      rib: this.processor.snapshot(purpose),
     };
   }
 

@@ -7,6 +7,7 @@ import { BgpRouter, type BgpRouterConfig, type OriginateAttributes, type RouteCh
 import type { PeerInfo } from '../proto/bgp/session.ts';
 import type { Ipv4Prefix } from '../lib/addr.ts';
 import type { RouteProcessor } from './bgp-app.ts';
+import type { SnapshotPurpose } from './types.ts';
 
 export interface OriginatedRoute {
   prefix: Ipv4Prefix;
@@ -88,9 +89,18 @@ export class RouterProcessor implements RouteProcessor {
    * The RIBs for the inspector. `adjRibOut` packs what is pending first (BgpRouter.adjRibOut
    * flushes), which is a no-op where the speaker drains the router after every input; a processor
    * that holds UPDATEs back on purpose (the S/R's paced reflection) asks without it, so that looking
-   * never changes when routes leave.
+   * never changes when routes leave. For the convergence check (SnapshotPurpose) only the prefixes
+   * of the same lists, minus the adj-RIB-In the check never reads.
    */
-  snapshot(withAdjRibOut = true): Record<string, unknown> {
+  snapshot(purpose?: SnapshotPurpose, withAdjRibOut = true): Record<string, unknown> {
+    if (purpose === 'convergence') {
+      const nlri = (r: RouteView) => ({ nlri: r.nlri });
+      return {
+        locRib: { 'ipv4-unicast': this.router.locRib('ipv4-unicast').map(nlri), 'vpn-ipv4': this.router.locRib('vpn-ipv4').map(nlri) },
+        ...(withAdjRibOut ? { adjRibOut: Object.fromEntries(this.peers.map((p) => [p, this.router.adjRibOut(p).map(nlri)])) } : {}),
+        vrfs: Object.fromEntries(this.router.vrfs().map((v) => [v.name, this.router.vrfRib(v.name).map(nlri)])),
+      };
+    }
     const brief = (r: RouteView) => {
       const originator = r.attributes.find((a) => a.type === 'ORIGINATOR_ID');
       const clusters = r.attributes.find((a) => a.type === 'CLUSTER_LIST');

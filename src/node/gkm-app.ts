@@ -20,7 +20,7 @@ import type { IkeId } from '../proto/ike/index.ts';
 import type { RouteChange } from '../proto/bgp/router.ts';
 import type { RouteTarget } from '../proto/bgp/rib.ts';
 import type { GroupEspApp } from './group-esp.ts';
-import type { NodeApp, NodeContext } from './types.ts';
+import type { NodeApp, NodeContext, SnapshotPurpose } from './types.ts';
 
 /** Log lines kept for the snapshot (the newest). */
 export const GKM_EVENTS_KEPT = 32;
@@ -57,8 +57,8 @@ export class GatedApp implements NodeApp, GatedBgp {
   nextDeadlineUs(): number | undefined {
     return this.opened ? this.inner.nextDeadlineUs() : undefined;
   }
-  snapshot(): Record<string, unknown> {
-    return { gated: !this.opened, ...this.inner.snapshot() };
+  snapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
+    return { gated: !this.opened, ...this.inner.snapshot(purpose) };
   }
   stateVersion(): number | undefined {
     const v = this.inner.stateVersion?.();
@@ -273,7 +273,7 @@ export class GcksApp implements NodeApp {
   receive(src: number, dst: number, protocol: number, payload: Uint8Array, nowUs: number): boolean {
     const d = takeDatagram(src, dst, protocol, payload);
     if (!d) return false;
-    this.gcks.handle({ kind: 'rx', datagram: d }, nowUs);
+    this.handleGcks({ kind: 'rx', datagram: d }, nowUs);
     this.drain(nowUs);
     return true;
   }
@@ -281,15 +281,15 @@ export class GcksApp implements NodeApp {
   timer(nowUs: number): void {
     if (!this.started) {
       this.started = true;
-      this.gcks.handle({ kind: 'timer' }, nowUs);
-    } else if ((this.gcks.nextDeadlineUs() ?? Infinity) <= nowUs) {
-      this.gcks.handle({ kind: 'timer' }, nowUs);
+      this.handleGcks({ kind: 'timer' }, nowUs);
+    } else if (this.gcksDeadlineUs() <= nowUs) {
+      this.handleGcks({ kind: 'timer' }, nowUs);
     }
     while (this.nextLeave < this.cfg.leaves.length && this.cfg.leaves[this.nextLeave]!.atUs <= nowUs) {
       const l = this.cfg.leaves[this.nextLeave++]!;
       const groupId = this.cfg.gcks.groups[0]!.groupId;
       this.ctx.log('gkm', `${l.node} leaves the group: evicting it`);
-      this.gcks.handle({ kind: 'command', command: { kind: 'evict', groupId, memberId: l.memberId } }, nowUs);
+      this.handleGcks({ kind: 'command', command: { kind: 'evict', groupId, memberId: l.memberId } }, nowUs);
     }
     if (this.pendingOutbound && this.pendingOutbound.atUs <= nowUs) {
       this.esp.useOutbound(this.pendingOutbound.spi);
@@ -300,11 +300,24 @@ export class GcksApp implements NodeApp {
 
   nextDeadlineUs(): number | undefined {
     if (!this.started) return 0;
-    let t = this.gcks.nextDeadlineUs() ?? Infinity;
+    let t = this.gcksDeadlineUs();
     const l = this.cfg.leaves[this.nextLeave];
     if (l) t = Math.min(t, l.atUs);
     if (this.pendingOutbound) t = Math.min(t, this.pendingOutbound.atUs);
     return t === Infinity ? undefined : t;
+  }
+
+  /** The GCKS's next deadline (Infinity: none), kept until its next input (it scans every registration). */
+  private gcksDeadline: number | undefined;
+
+  private gcksDeadlineUs(): number {
+    this.gcksDeadline ??= this.gcks.nextDeadlineUs() ?? Infinity;
+    return this.gcksDeadline;
+  }
+
+  private handleGcks(input: Parameters<Gcks['handle']>[0], nowUs: number): void {
+    this.gcksDeadline = undefined;
+    this.gcks.handle(input, nowUs);
   }
 
   /** NodeApp.stateVersion: the registration and SA tables name no neighbour, route, SPD entry or SA list. */
@@ -314,11 +327,12 @@ export class GcksApp implements NodeApp {
 
   snapshot(): Record<string, unknown> {
     const g = this.cfg.gcks.groups[0]!.groupId;
-    const table = this.gcks.registrationTable(g);
+    const count = this.gcks.registrationCount(g);
+    const table = count <= 64 ? this.gcks.registrationTable(g) : [];
     const sa = this.gcks.saTable(g);
     return {
       // FIG. 3: registration table 34 and SA table 32.
-      registrationTable: table.length <= 64 ? table.map((r) => ({ member: idText(r.id), addr: formatIpv4(r.addr), senderIds: r.senderIds, ...(r.memberList ? { memberList: r.memberList.map(idText) } : {}) })) : table.length,
+      registrationTable: count <= 64 ? table.map((r) => ({ member: idText(r.id), addr: formatIpv4(r.addr), senderIds: r.senderIds, ...(r.memberList ? { memberList: r.memberList.map(idText) } : {}) })) : count,
       saTable: sa ? { kek: Array.from(sa.kekSpi, (b) => b.toString(16).padStart(2, '0')).join(''), teks: sa.teks.map((t) => ({ spi: `0x${t.spi.toString(16).padStart(8, '0')}`, retiring: t.retiring })), nextMessageId: sa.nextMessageId } : undefined,
       members: this.registered.size,
       counters: { ...this.counters },

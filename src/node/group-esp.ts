@@ -53,6 +53,23 @@ export type GroupDropReason = EspDropReason | 'no-sa' | 'discard' | 'clear-prote
 
 const rangeOf = (p: Ipv4Prefix): Ipv4Range => ({ from: p.addr >>> 0, to: (p.addr | ~ipv4Mask(p.len)) >>> 0 });
 const prefixText = (p: Ipv4Prefix) => `${formatIpv4(p.addr)}/${p.len}`;
+/**
+ * Prefix texts shared by every member (the same reflected prefixes reach all N members: N texts,
+ * not N² strings). Keyed by address·64 + length (below 2^38, exact in a double). Bounded: cleared
+ * when it grows past PREFIX_TEXTS_MAX.
+ */
+const prefixTexts = new Map<number, string>();
+const PREFIX_TEXTS_MAX = 1 << 20;
+function sharedPrefixText(p: Ipv4Prefix): string {
+  const k = (p.addr >>> 0) * 64 + p.len;
+  let t = prefixTexts.get(k);
+  if (t === undefined) {
+    if (prefixTexts.size >= PREFIX_TEXTS_MAX) prefixTexts.clear();
+    t = prefixText(p);
+    prefixTexts.set(k, t);
+  }
+  return t;
+}
 const hexOf = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 function ports(packet: Uint8Array, protocol: number): [number, number] {
@@ -175,7 +192,7 @@ export class GroupEspApp implements NodeApp {
    */
   addRoute(remote: Ipv4Prefix, gateway: number): void {
     this.changes++;
-    const key = prefixText(remote);
+    const key = sharedPrefixText(remote);
     const net = (remote.addr & ipv4Mask(remote.len)) >>> 0;
     let byNet = this.routeTable[remote.len];
     if (!byNet) {
@@ -188,7 +205,7 @@ export class GroupEspApp implements NodeApp {
   }
 
   removeRoute(remote: Ipv4Prefix): void {
-    const key = prefixText(remote);
+    const key = sharedPrefixText(remote);
     if (!this.routes.delete(key)) return;
     this.changes++;
     this.routeTable[remote.len]?.delete((remote.addr & ipv4Mask(remote.len)) >>> 0);

@@ -10,7 +10,7 @@ import type { Decoded } from '../proto/bgp/index.ts';
 import type { PeerInfo } from '../proto/bgp/session.ts';
 import type { RouteProcessor } from './bgp-app.ts';
 import type { RouterProcessor } from './bgp-rib.ts';
-import type { NodeApp } from './types.ts';
+import type { NodeApp, SnapshotPurpose } from './types.ts';
 
 /** Default pacing interval. */
 export const REFLECT_INTERVAL_US = 100_000;
@@ -31,9 +31,9 @@ export class PacedProcessor implements RouteProcessor {
   ) {}
 
   /** The RIB as the BGP app shows it: in full while small, else counts (a 1000-member S/R holds 10⁶ paths). */
-  ribSnapshot(): Record<string, unknown> {
+  ribSnapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
     const routes = this.inner.router.locRibSize('ipv4-unicast');
-    if (routes <= SNAPSHOT_ROUTES_MAX) return this.inner.snapshot(this.intervalUs === 0);
+    if (routes <= SNAPSHOT_ROUTES_MAX) return this.inner.snapshot(purpose, this.intervalUs === 0);
     return { locRib: { 'ipv4-unicast': routes }, summarized: true, stats: this.inner.router.stats() };
   }
 
@@ -90,7 +90,7 @@ export class PacedProcessor implements RouteProcessor {
   }
 
   /** RouteProcessor's snapshot (what BgpApp shows as `rib`). */
-  snapshot(): Record<string, unknown> {
-    return this.ribSnapshot();
+  snapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
+    return this.ribSnapshot(purpose);
   }
 }

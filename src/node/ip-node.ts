@@ -28,7 +28,7 @@ import { decodeLabelStack, encodeLabelStack, IP_PROTO_MPLS_IN_IP } from '../prot
 import type { VrfTables } from './vrf-forwarding.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
 import { RuntimeProbes } from './probes.ts';
-import type { FlowConfig, FlowDropReason, FlowStats, NodeApp, NodeConfig, NodeContext, NodeSnapshot, RouteConfig, SimNode } from './types.ts';
+import type { FlowConfig, FlowDropReason, FlowStats, NodeApp, NodeConfig, NodeContext, NodeSnapshot, RouteConfig, SimNode, SnapshotPurpose } from './types.ts';
 
 export const DEFAULT_TTL = 64;
 /** UDP test payloads start with this magic, then flow index and sequence number (big-endian u32). */
@@ -303,7 +303,7 @@ export class IpNode implements SimNode, NodeContext {
     return v;
   }
 
-  snapshot(): NodeSnapshot {
+  snapshot(purpose: SnapshotPurpose = 'full'): NodeSnapshot {
     const appFlows = this.apps.flatMap((a) => (a.flowStats ? [a.flowStats()] : []));
     const runtimeFlows = this.probes.snapshot();
     return {
@@ -334,7 +334,7 @@ export class IpNode implements SimNode, NodeContext {
         .concat(appFlows.flatMap((a) => a.received))
         .sort((a, b) => a.index - b.index),
       routes: this.fib.size,
-      apps: Object.fromEntries(this.apps.map((a) => [a.name, a.snapshot()])),
+      apps: Object.fromEntries(this.apps.map((a) => [a.name, a.snapshot(purpose)])),
       espSas: this.apps.flatMap((a) => a.espSas?.() ?? []),
       ...(runtimeFlows.length ? { runtimeFlows } : {}),
     };

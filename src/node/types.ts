@@ -241,8 +241,15 @@ export interface EspSaExport {
   keyHex: string;
 }
 
+/**
+ * What a snapshot is for: `full` (the UI, the report), or `convergence` — only what the convergence
+ * check reads (sim/convergence.ts), so apps may leave out the rest (a member's adj-RIB-In, route
+ * details): the check must count the same either way.
+ */
+export type SnapshotPurpose = 'full' | 'convergence';
+
 export interface SimNode extends NodeCore {
-  snapshot(): NodeSnapshot;
+  snapshot(purpose?: SnapshotPurpose): NodeSnapshot;
   /** Grows whenever the state part of `snapshot()` may have changed (see NodeApp.stateVersion); undefined: unknown, read every time. */
   stateVersion?(): number | undefined;
 }
@@ -280,8 +287,8 @@ export interface NodeApp {
   /** Called when the node wakes at or after this app's deadline (and once at start). */
   timer(nowUs: number): void;
   nextDeadlineUs(): number | undefined;
-  /** Inspection data for the UI and the report. */
-  snapshot(): Record<string, unknown>;
+  /** Inspection data for the UI and the report (see SnapshotPurpose). */
+  snapshot(purpose?: SnapshotPurpose): Record<string, unknown>;
   /** Every ESP SA the app has installed so far (see EspSaExport). */
   espSas?(): EspSaExport[];
   /**

@@ -225,7 +225,7 @@ export class ConvergenceProbe {
         addCounts(sum, k.counts);
         continue;
       }
-      const c = nodeCounts(this.topology.mode, node.snapshot(), this.expected.get(i));
+      const c = nodeCounts(this.topology.mode, node.snapshot('convergence'), this.expected.get(i));
       this.lastRead++;
       if (version !== undefined) this.kept.set(i, { version, counts: c });
       else this.kept.delete(i);

@@ -28,9 +28,31 @@ function hexOf(b: Uint8Array): string {
   return out;
 }
 
+/**
+ * Keys of route targets already seen, by format and administrators packed in one exact integer
+ * (below 2^48): every received route carries one, and a group has one for all its routes. Bounded.
+ */
+const rtKeys: Record<string, Map<number, string>> = { 'two-octet-as': new Map(), 'ipv4-address': new Map(), 'four-octet-as': new Map() };
+const RT_KEYS_MAX = 1 << 16;
+
 /** The key of a route target in sets and filters: its 8 octets in hex. */
 export function routeTargetKey(rt: ExtendedCommunity): string {
-  return hexOf(extendedCommunityBytes(rt));
+  if (rt.type !== 'ROUTE_TARGET') return hexOf(extendedCommunityBytes(rt));
+  const g = rt.globalAdministrator;
+  const l = rt.localAdministrator;
+  const two = rt.format === 'two-octet-as';
+  const memo = rtKeys[rt.format];
+  const gMax = two ? 0xffff : 0xffffffff;
+  const lMax = two ? 0xffffffff : 0xffff;
+  if (memo === undefined || !Number.isInteger(g) || !Number.isInteger(l) || g < 0 || l < 0 || g > gMax || l > lMax) return hexOf(extendedCommunityBytes(rt));
+  const k = g * (lMax + 1) + l;
+  let key = memo.get(k);
+  if (key === undefined) {
+    if (memo.size >= RT_KEYS_MAX) memo.clear();
+    key = hexOf(extendedCommunityBytes(rt));
+    memo.set(k, key);
+  }
+  return key;
 }
 
 /** The empty list every attribute-less field shares (one per route adds up). */

@@ -362,6 +362,11 @@ export class Gcks implements SansIo<GcksInput, GcksOutput> {
 
   // --- Inspection (the UI renders these; never protocol state computed elsewhere). ---
 
+  /** Entries in the registration table of a group (its members). */
+  registrationCount(groupId: IkeId): number {
+    return this.groups.get(idKey(groupId))?.members.size ?? 0;
+  }
+
   /** The registration table of a group (seed 001 FIG. 3, 34). */
   registrationTable(groupId: IkeId): { id: IkeId; addr: number; port: number; senderIds: number[]; memberList?: IkeId[]; registeredUs: number }[] {
     const g = this.groups.get(idKey(groupId));

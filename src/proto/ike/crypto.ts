@@ -269,15 +269,35 @@ export function ed25519AuthData(secretKey: Uint8Array, octets: Uint8Array): Uint
   return concat(Uint8Array.of(ED25519_ALGORITHM_IDENTIFIER.length), ED25519_ALGORITHM_IDENTIFIER, ed25519.sign(octets, secretKey));
 }
 
+/**
+ * Recent verifications, newest last. A GSA_REKEY goes byte-identical to every member of a group, so
+ * N members verify the same (key, octets, signature): verification is a pure function of those
+ * bytes, and the answer is reused (compared byte for byte, never hashed) instead of recomputed.
+ */
+const verified: { publicKey: Uint8Array; octets: Uint8Array; signature: Uint8Array; ok: boolean }[] = [];
+const VERIFIED_KEPT = 8;
+
+function ed25519VerifyMemo(signature: Uint8Array, octets: Uint8Array, publicKey: Uint8Array): boolean {
+  for (let i = verified.length - 1; i >= 0; i--) {
+    const v = verified[i]!;
+    if (equalBytes(v.signature, signature) && equalBytes(v.publicKey, publicKey) && equalBytes(v.octets, octets)) return v.ok;
+  }
+  let ok: boolean;
+  try {
+    ok = ed25519.verify(signature, octets, publicKey);
+  } catch {
+    ok = false;
+  }
+  if (verified.length >= VERIFIED_KEPT) verified.shift();
+  verified.push({ publicKey: publicKey.slice(), octets: octets.slice(), signature: signature.slice(), ok });
+  return ok;
+}
+
 export function ed25519AuthVerify(publicKey: Uint8Array, octets: Uint8Array, data: Uint8Array): boolean {
   const algLen = ED25519_ALGORITHM_IDENTIFIER.length;
   if (data.length !== 1 + algLen + 64 || data[0] !== algLen) return false;
   if (!equalBytes(data.subarray(1, 1 + algLen), ED25519_ALGORITHM_IDENTIFIER)) return false;
-  try {
-    return ed25519.verify(data.subarray(1 + algLen), octets, publicKey);
-  } catch {
-    return false;
-  }
+  return ed25519VerifyMemo(data.subarray(1 + algLen), octets, publicKey);
 }
 
 export function ed25519PublicKey(secretKey: Uint8Array): Uint8Array {
