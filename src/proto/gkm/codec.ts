@@ -272,6 +272,39 @@ export interface GwpBody {
 
 export type GroupPolicyBody = GsaPolicyBody | GwpBody;
 
+/**
+ * RFC 9838 §4.4.1 and §4.5: GSA policies and KD key bags share one framing — Protocol, SPI Size
+ * (RESERVED when Protocol is 0, the group-wide variant), Length, body.
+ */
+function writeSubstructure(w: Writer, protocol: number, second: number, body: Writer, what: string): void {
+  assert(isUint(second, 8) && body.length + 4 <= 0xffff, `${what} fields`);
+  w.u8(protocol).u8(second).u16(4 + body.length).bytes(body.finish());
+}
+
+/** Reads the substructures of one payload; `read` turns each (protocol, second octet, body) into a value. */
+function readSubstructures<T>(
+  bytes: Uint8Array,
+  names: { payload: 'gsa' | 'kd'; field: string; one: string; many: string },
+  max: number,
+  read: (protocol: number, second: number, body: Dec, field: string) => T,
+): Result<T[], GkmDecodeError> {
+  return decoding(() => {
+    const d = Dec.of(bytes);
+    const out: T[] = [];
+    if (d.left === 0) reject('BAD_LENGTH', names.payload, `a ${names.payload.toUpperCase()} payload holds at least one ${names.one}`);
+    while (d.left > 0) {
+      const f = `${names.payload}.${names.field}[${out.length}]`;
+      if (out.length >= max) reject('BAD_COUNT', f, `more than ${max} ${names.many}`);
+      const protocol = d.u8(`${f}.protocol`);
+      const second = d.u8(`${f}.spiSize`);
+      const len = d.u16(`${f}.length`);
+      if (len < 4) reject('BAD_LENGTH', `${f}.length`, `${len} < 4`);
+      out.push(read(protocol, second, d.sub(len - 4, `${f}.length`), f));
+    }
+    return out;
+  });
+}
+
 export function encodeGsa(policies: readonly GroupPolicyBody[]): Uint8Array {
   assert(policies.length > 0 && policies.length <= POLICIES_PER_GSA_MAX, 'a GSA payload has 1..32 policies');
   const w = new Writer();
@@ -279,8 +312,7 @@ export function encodeGsa(policies: readonly GroupPolicyBody[]): Uint8Array {
     const body = new Writer();
     if (p.kind === 'gwp') {
       encodeAttributes(body, p.attributes);
-      assert(isUint(p.reserved ?? 0, 8) && body.length + 4 <= 0xffff, 'GWP fields');
-      w.u8(GKM_PROTOCOL.NONE).u8(p.reserved ?? 0).u16(4 + body.length).bytes(body.finish());
+      writeSubstructure(w, GKM_PROTOCOL.NONE, p.reserved ?? 0, body, 'GWP');
       continue;
     }
     assert(p.protocol !== GKM_PROTOCOL.NONE && isUint(p.protocol, 8) && p.spi.length <= 0xff, 'GSA policy protocol and SPI');
@@ -289,40 +321,25 @@ export function encodeGsa(policies: readonly GroupPolicyBody[]): Uint8Array {
     encodeSelector(body, p.dst);
     encodeTransforms(body, p.transforms);
     encodeAttributes(body, p.attributes);
-    assert(body.length + 4 <= 0xffff, 'GSA policy too long');
-    w.u8(p.protocol).u8(p.spi.length).u16(4 + body.length).bytes(body.finish());
+    writeSubstructure(w, p.protocol, p.spi.length, body, 'GSA policy');
   }
   return w.finish();
 }
 
 export function decodeGsa(bytes: Uint8Array): Result<GroupPolicyBody[], GkmDecodeError> {
-  return decoding(() => {
-    const d = Dec.of(bytes);
-    const out: GroupPolicyBody[] = [];
-    if (d.left === 0) reject('BAD_LENGTH', 'gsa', 'a GSA payload holds at least one policy');
-    while (d.left > 0) {
-      const f = `gsa.policy[${out.length}]`;
-      if (out.length >= POLICIES_PER_GSA_MAX) reject('BAD_COUNT', f, `more than ${POLICIES_PER_GSA_MAX} policies`);
-      const protocol = d.u8(`${f}.protocol`);
-      const second = d.u8(`${f}.spiSize`);
-      const len = d.u16(`${f}.length`);
-      if (len < 4) reject('BAD_LENGTH', `${f}.length`, `${len} < 4`);
-      const body = d.sub(len - 4, `${f}.length`);
-      if (protocol === GKM_PROTOCOL.NONE) {
-        // RFC 9838 §4.4.1: the first octet is 0 only for the Group-Wide Policy.
-        const g: GwpBody = { kind: 'gwp', attributes: decodeAttributes(body, f) };
-        if (second) g.reserved = second;
-        out.push(g);
-        continue;
-      }
-      checkSpi(protocol, second, `${f}.spiSize`);
-      const spi = body.take(second, `${f}.spi`);
-      const src = decodeSelector(body, `${f}.src`);
-      const dst = decodeSelector(body, `${f}.dst`);
-      const transforms = decodeTransforms(body, f);
-      out.push({ kind: 'sa', protocol, spi, src, dst, transforms, attributes: decodeAttributes(body, f) });
+  return readSubstructures<GroupPolicyBody>(bytes, { payload: 'gsa', field: 'policy', one: 'policy', many: 'policies' }, POLICIES_PER_GSA_MAX, (protocol, second, body, f) => {
+    if (protocol === GKM_PROTOCOL.NONE) {
+      // RFC 9838 §4.4.1: the first octet is 0 only for the Group-Wide Policy.
+      const g: GwpBody = { kind: 'gwp', attributes: decodeAttributes(body, f) };
+      if (second) g.reserved = second;
+      return g;
     }
-    return out;
+    checkSpi(protocol, second, `${f}.spiSize`);
+    const spi = body.take(second, `${f}.spi`);
+    const src = decodeSelector(body, `${f}.src`);
+    const dst = decodeSelector(body, `${f}.dst`);
+    const transforms = decodeTransforms(body, f);
+    return { kind: 'sa', protocol, spi, src, dst, transforms, attributes: decodeAttributes(body, f) };
   });
 }
 
@@ -350,43 +367,26 @@ export function encodeKd(bags: readonly KeyBagBody[]): Uint8Array {
     const body = new Writer();
     if (b.kind === 'member') {
       encodeAttributes(body, b.attributes);
-      assert(isUint(b.reserved ?? 0, 8) && body.length + 4 <= 0xffff, 'member key bag fields');
-      w.u8(GKM_PROTOCOL.NONE).u8(b.reserved ?? 0).u16(4 + body.length).bytes(body.finish());
+      writeSubstructure(w, GKM_PROTOCOL.NONE, b.reserved ?? 0, body, 'member key bag');
       continue;
     }
     assert(b.protocol !== GKM_PROTOCOL.NONE && isUint(b.protocol, 8) && b.spi.length <= 0xff, 'group key bag protocol and SPI');
     body.bytes(b.spi);
     encodeAttributes(body, b.attributes);
-    assert(body.length + 4 <= 0xffff, 'group key bag too long');
-    w.u8(b.protocol).u8(b.spi.length).u16(4 + body.length).bytes(body.finish());
+    writeSubstructure(w, b.protocol, b.spi.length, body, 'group key bag');
   }
   return w.finish();
 }
 
 export function decodeKd(bytes: Uint8Array): Result<KeyBagBody[], GkmDecodeError> {
-  return decoding(() => {
-    const d = Dec.of(bytes);
-    const out: KeyBagBody[] = [];
-    if (d.left === 0) reject('BAD_LENGTH', 'kd', 'a KD payload holds at least one key bag');
-    while (d.left > 0) {
-      const f = `kd.bag[${out.length}]`;
-      if (out.length >= BAGS_PER_KD_MAX) reject('BAD_COUNT', f, `more than ${BAGS_PER_KD_MAX} key bags`);
-      const protocol = d.u8(`${f}.protocol`);
-      const second = d.u8(`${f}.spiSize`);
-      const len = d.u16(`${f}.length`);
-      if (len < 4) reject('BAD_LENGTH', `${f}.length`, `${len} < 4`);
-      const body = d.sub(len - 4, `${f}.length`);
-      if (protocol === GKM_PROTOCOL.NONE) {
-        const m: MemberKeyBagBody = { kind: 'member', attributes: decodeAttributes(body, f) };
-        if (second) m.reserved = second;
-        out.push(m);
-        continue;
-      }
-      checkSpi(protocol, second, `${f}.spiSize`);
-      const spi = body.take(second, `${f}.spi`);
-      out.push({ kind: 'group', protocol, spi, attributes: decodeAttributes(body, f) });
+  return readSubstructures<KeyBagBody>(bytes, { payload: 'kd', field: 'bag', one: 'key bag', many: 'key bags' }, BAGS_PER_KD_MAX, (protocol, second, body, f) => {
+    if (protocol === GKM_PROTOCOL.NONE) {
+      const m: MemberKeyBagBody = { kind: 'member', attributes: decodeAttributes(body, f) };
+      if (second) m.reserved = second;
+      return m;
     }
-    return out;
+    checkSpi(protocol, second, `${f}.spiSize`);
+    return { kind: 'group', protocol, spi: body.take(second, `${f}.spi`), attributes: decodeAttributes(body, f) };
   });
 }
 
