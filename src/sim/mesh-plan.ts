@@ -46,9 +46,10 @@ export function meshTunnels(topology: Topology, nodeIndex: number): StaticTunnel
   const ces = topology.nodes.filter((n) => n.role === 'ce' && n.trustedSubnets.length > 0 && tunnelAddress(topology, n) !== undefined);
   const me = ces.findIndex((n) => n.index === nodeIndex);
   if (me < 0) return [];
-  const vpnsOf = (id: string) => topology.vpns.filter((v) => v.sites.includes(id)).map((v) => v.id);
-  const mine = vpnsOf(ces[me]!.id);
-  const sharesVpn = (other: TopoNode) => topology.vpns.length === 0 || vpnsOf(other.id).some((v) => mine.includes(v));
+  // The CEs sharing a VPN with this one, found once (every other CE when the file names no VPN).
+  const peers = new Set<string>();
+  for (const v of topology.vpns) if (v.sites.includes(ces[me]!.id)) for (const id of v.sites) peers.add(id);
+  const sharesVpn = (other: TopoNode) => topology.vpns.length === 0 || peers.has(other.id);
   const n = ces.length;
   const tunnels: StaticTunnel[] = [];
   for (let other = 0; other < n; other++) {
