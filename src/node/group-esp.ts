@@ -15,6 +15,12 @@
 //   the TEK; a clear packet matching that entry is dropped (RFC 4301 §5.2) and counted.
 // - Trusted subnets leave the site only protected: a final DISCARD entry (local = trusted subnets,
 //   remote = any) catches traffic before its route has been reflected.
+// - Several groups (a CE in several VPNs, an S/R serving several groups): each group has its own
+//   TEKs and outbound SA, numbered by group index (0 = the first group, the only one in the usual
+//   case, which takes no extra per-packet work). A reflected route names the group it was learned
+//   in, so traffic to a member of group G is sealed with G's TEK; the BGP channel with an S/R uses
+//   the first group shared with it that holds an SA; a packet that arrives on G's SA must come from
+//   a prefix of G (or from behind the gateway that sent it).
 
 import { formatIpv4, ipv4Mask, type Ipv4Prefix } from '../lib/addr.ts';
 import type { EspDropReason, EspEngine, EspSaParams } from '../dataplane/esp.ts';
@@ -39,6 +45,11 @@ export interface GroupEspConfig {
   trustedSubnets: readonly Ipv4Prefix[];
   /** The BGP channel's other end: the S/R's address (members), or undefined for any (the S/R). */
   bgpPeer: number | undefined;
+  /**
+   * Several groups on this node: the group id of each group index (for the snapshot) and, on a
+   * member, the S/R address of each (its BGP channel). Absent or one entry: one group.
+   */
+  groups?: { groupId: number; srAddr?: number }[];
 }
 
 /** A TEK as the data plane needs it: the SA (both directions) and our first sequence number. */
@@ -47,7 +58,12 @@ export interface GroupSa {
   sa: EspSaParams;
   /** Our Sender-ID's first sequence number on this SA (RFC 6054); 1 without Sender-IDs. */
   seqFirst?: bigint;
+  /** The group index the TEK belongs to (default 0). */
+  group?: number;
 }
+
+/** Route values: gateway + group index · 2^32 (exact in a double), so one group stores the bare gateway. */
+const GROUP_UNIT = 4294967296;
 
 export type GroupDropReason = EspDropReason | 'no-sa' | 'discard' | 'clear-protected' | 'policy' | 'not-member' | 'no-route';
 
@@ -60,7 +76,7 @@ const prefixText = (p: Ipv4Prefix) => `${formatIpv4(p.addr)}/${p.len}`;
  */
 const prefixTexts = new Map<number, string>();
 const PREFIX_TEXTS_MAX = 1 << 20;
-function sharedPrefixText(p: Ipv4Prefix): string {
+export function sharedPrefixText(p: Ipv4Prefix): string {
   const k = (p.addr >>> 0) * 64 + p.len;
   let t = prefixTexts.get(k);
   if (t === undefined) {
@@ -70,6 +86,7 @@ function sharedPrefixText(p: Ipv4Prefix): string {
   }
   return t;
 }
+const spiText = (spi: number) => `0x${spi.toString(16).padStart(8, '0')}`;
 const hexOf = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 function ports(packet: Uint8Array, protocol: number): [number, number] {
@@ -81,15 +98,25 @@ function ports(packet: Uint8Array, protocol: number): [number, number] {
 export class GroupEspApp implements NodeApp {
   readonly name = 'group-esp';
   readonly spd = new Spd();
-  private readonly inbound = new Map<number, { handle: number; sa: GroupSa }>();
+  private readonly inbound = new Map<number, { handle: number; sa: GroupSa; group: number }>();
+  /** Group 0's outbound SA (the only one with one group). */
   private outbound: { spi: number; handle: number } | undefined;
+  /** Several groups: the outbound SA of each other group index, their Sender-ID bits, and labels. */
+  private readonly multi: boolean;
+  private readonly outboundByGroup = new Map<number, { spi: number; handle: number }>();
+  private readonly bitsByGroup: (number | undefined)[] = [];
+  private readonly groupIds: number[];
+  /** S/R with several groups: the group whose SA carries the BGP channel with each member address. */
+  private channelGroups: Map<number, number> | undefined;
+  /** The group index of the last PROTECT decision (decide → seal / the inbound check). */
+  private decidedGroup = 0;
   private readonly exported: EspSaExport[] = [];
   private readonly exportedSpis = new Set<number>();
   private readonly windows = new Map<string, ReplayWindow>();
   private senderIdBits: number | undefined;
-  /** Gateways of the routes we protect, by remote prefix (for the snapshot). */
+  /** Gateways of the routes we protect, by remote prefix (for the snapshot); gateway + group · 2^32. */
   private readonly routes = new Map<string, number>();
-  /** Longest-prefix table of the same routes: per prefix length, network → gateway. */
+  /** Longest-prefix table of the same routes: per prefix length, network → gateway (+ group · 2^32). */
   private readonly routeTable: (Map<number, number> | undefined)[] = [];
   private routeLens: number[] = [];
   /** S/R: inner sources allowed on the BGP channel (registered members); undefined = no check. */
@@ -105,15 +132,21 @@ export class GroupEspApp implements NodeApp {
     private readonly engine: EspEngine,
     readonly config: GroupEspConfig,
   ) {
-    const bgpRemote = config.bgpPeer === undefined ? ANY_ADDRESS : hostRange(config.bgpPeer);
-    const tunnelRemote = config.bgpPeer ?? TUNNEL_TO_DESTINATION;
+    this.multi = (config.groups?.length ?? 1) > 1;
+    this.groupIds = config.groups?.map((g) => g.groupId) ?? [];
     const me = hostRange(config.tunnelAddr);
-    // Claims 1, 7, 10–12: BGP between member and S/R only inside the group SA.
-    for (const [name, localPorts, remotePorts] of [
-      ['gkm:bgp-to-179', PORTS_ANY, { from: TCP_PORT_BGP, to: TCP_PORT_BGP }],
-      ['gkm:bgp-from-179', { from: TCP_PORT_BGP, to: TCP_PORT_BGP }, PORTS_ANY],
-    ] as const) {
-      this.spd.add({ name, origin: 'gcks', selectors: { local: me, remote: bgpRemote, protocol: IP_PROTO_TCP, localPorts, remotePorts }, action: { kind: 'protect', tunnelLocal: config.tunnelAddr, tunnelRemote, template: GROUP_TEMPLATE } });
+    // Claims 1, 7, 10–12: BGP between member and S/R only inside the group SA (one channel per S/R).
+    const peers = config.bgpPeer === undefined ? [undefined] : [...new Set([config.bgpPeer, ...(config.groups ?? []).flatMap((g) => (g.srAddr === undefined ? [] : [g.srAddr]))])];
+    for (const peer of peers) {
+      const bgpRemote = peer === undefined ? ANY_ADDRESS : hostRange(peer);
+      const tunnelRemote = peer ?? TUNNEL_TO_DESTINATION;
+      const suffix = peers.length > 1 ? `:${formatIpv4(peer!)}` : '';
+      for (const [name, localPorts, remotePorts] of [
+        ['gkm:bgp-to-179', PORTS_ANY, { from: TCP_PORT_BGP, to: TCP_PORT_BGP }],
+        ['gkm:bgp-from-179', { from: TCP_PORT_BGP, to: TCP_PORT_BGP }, PORTS_ANY],
+      ] as const) {
+        this.spd.add({ name: `${name}${suffix}`, origin: 'gcks', selectors: { local: me, remote: bgpRemote, protocol: IP_PROTO_TCP, localPorts, remotePorts }, action: { kind: 'protect', tunnelLocal: config.tunnelAddr, tunnelRemote, template: GROUP_TEMPLATE } });
+      }
     }
     for (const p of config.trustedSubnets) {
       this.spd.add({ name: `gkm:discard:${prefixText(p)}`, origin: 'gcks', selectors: { local: rangeOf(p), remote: ANY_ADDRESS, protocol: PROTOCOL_ANY, localPorts: PORTS_ANY, remotePorts: PORTS_ANY }, action: { kind: 'discard' } });
@@ -127,8 +160,9 @@ export class GroupEspApp implements NodeApp {
 
   // --- SAs from the GSA ---
 
-  setSenderIdBits(bits: number | undefined): void {
-    this.senderIdBits = bits;
+  setSenderIdBits(bits: number | undefined, group = 0): void {
+    if (group === 0) this.senderIdBits = bits;
+    this.bitsByGroup[group] = bits;
   }
 
   /** Installs a TEK inbound (at once: RFC 5374 §4.2.1, receive before sending). */
@@ -136,7 +170,7 @@ export class GroupEspApp implements NodeApp {
     if (this.inbound.has(t.spi)) return;
     this.changes++;
     const handle = this.engine.addSa('inbound', { ...t.sa, replayWindow: 0, esn: false });
-    this.inbound.set(t.spi, { handle, sa: t });
+    this.inbound.set(t.spi, { handle, sa: t, group: t.group ?? 0 });
     if (!this.exportedSpis.has(t.spi)) {
       this.exportedSpis.add(t.spi);
       // Any member may send on a group SA to any other: Wireshark matches it by SPI alone.
@@ -144,16 +178,19 @@ export class GroupEspApp implements NodeApp {
     }
   }
 
-  /** Sends on this TEK from now on (one outbound SA for every destination). */
+  /** Sends on this TEK from now on (one outbound SA for every destination of its group). */
   useOutbound(spi: number): void {
     const t = this.inbound.get(spi);
-    if (!t || this.outbound?.spi === spi) return;
+    if (!t) return;
+    const current = this.outboundOf(t.group);
+    if (current?.spi === spi) return;
     this.changes++;
-    if (this.outbound) this.engine.removeSa(this.outbound.handle);
+    if (current) this.engine.removeSa(current.handle);
     // The outer destination is set per packet; the engine wants some address here.
     const handle = this.engine.addSa('outbound', { ...t.sa.sa, tunnelSrc: this.config.tunnelAddr, tunnelDst: this.config.tunnelAddr, replayWindow: 0, esn: false });
     if (t.sa.seqFirst !== undefined) this.engine.setNextSeq(handle, t.sa.seqFirst);
-    this.outbound = { spi, handle };
+    if (t.group === 0) this.outbound = { spi, handle };
+    else this.outboundByGroup.set(t.group, { spi, handle });
   }
 
   removeTek(spi: number): void {
@@ -163,14 +200,45 @@ export class GroupEspApp implements NodeApp {
     this.engine.removeSa(t.handle);
     this.inbound.delete(spi);
     for (const k of [...this.windows.keys()]) if (k.startsWith(`${spi}:`)) this.windows.delete(k);
-    if (this.outbound?.spi === spi) {
-      this.engine.removeSa(this.outbound.handle);
-      this.outbound = undefined;
+    const out = this.outboundOf(t.group);
+    if (out?.spi === spi) {
+      this.engine.removeSa(out.handle);
+      if (t.group === 0) this.outbound = undefined;
+      else this.outboundByGroup.delete(t.group);
     }
   }
 
-  outboundSpi(): number | undefined {
-    return this.outbound?.spi;
+  private outboundOf(group: number): { spi: number; handle: number } | undefined {
+    return group === 0 ? this.outbound : this.outboundByGroup.get(group);
+  }
+
+  /** The SPI we send on in `group` (default the first). */
+  outboundSpi(group = 0): number | undefined {
+    return this.outboundOf(group)?.spi;
+  }
+
+  /** S/R with several groups: the BGP channel with `addr` rides on `group`'s SA (undefined: forget it). */
+  setChannelGroup(addr: number, group: number | undefined): void {
+    this.channelGroups ??= new Map();
+    if (group === undefined) this.channelGroups.delete(addr >>> 0);
+    else this.channelGroups.set(addr >>> 0, group);
+  }
+
+  /**
+   * The group whose SA carries the BGP channel with `peer`: on the S/R, as the GCKS set it; on a
+   * member, the first of its groups served by that S/R that holds an outbound SA (else the first).
+   */
+  private channelGroup(peer: number): number {
+    if (this.channelGroups) return this.channelGroups.get(peer >>> 0) ?? 0;
+    const gs = this.config.groups;
+    if (!gs) return 0;
+    let first = -1;
+    for (let i = 0; i < gs.length; i++) {
+      if (gs[i]!.srAddr !== peer) continue;
+      if (this.outboundOf(i)) return i;
+      if (first < 0) first = i;
+    }
+    return first < 0 ? 0 : first;
   }
 
   inboundSpis(): number[] {
@@ -190,8 +258,9 @@ export class GroupEspApp implements NodeApp {
    * what they decide (each names one remote prefix, the longest wins), so they are kept decorrelated
    * (RFC 4301 §4.4.1.2) in a longest-prefix table: O(1) to add, however many members there are.
    */
-  addRoute(remote: Ipv4Prefix, gateway: number): void {
+  addRoute(remote: Ipv4Prefix, gateway: number, group = 0): void {
     this.changes++;
+    const value = group === 0 ? gateway >>> 0 : (gateway >>> 0) + group * GROUP_UNIT;
     const key = sharedPrefixText(remote);
     const net = (remote.addr & ipv4Mask(remote.len)) >>> 0;
     let byNet = this.routeTable[remote.len];
@@ -200,8 +269,8 @@ export class GroupEspApp implements NodeApp {
       this.routeTable[remote.len] = byNet;
       this.routeLens = this.routeTable.map((m, len) => (m ? len : -1)).filter((l) => l >= 0).reverse();
     }
-    byNet.set(net, gateway >>> 0);
-    this.routes.set(key, gateway >>> 0);
+    byNet.set(net, value);
+    this.routes.set(key, value);
   }
 
   removeRoute(remote: Ipv4Prefix): void {
@@ -221,12 +290,20 @@ export class GroupEspApp implements NodeApp {
     return undefined;
   }
 
-  /** The SPD decision: BGP entries, then the reflected routes, then the final DISCARD (first match wins). */
+  /**
+   * The SPD decision: BGP entries, then the reflected routes, then the final DISCARD (first match
+   * wins). With several groups, a PROTECT decision also sets `decidedGroup` (whose SA to use).
+   */
   private decide(p: { local: number; remote: number; protocol: number; localPort: number; remotePort: number }): SpdEntry | undefined {
     const e = this.spd.lookup(p);
-    if (e?.action.kind !== 'discard') return e;
-    const gateway = this.gatewayFor(p.local >>> 0, p.remote >>> 0);
-    if (gateway === undefined) return e;
+    if (e?.action.kind !== 'discard') {
+      if (this.multi && e?.action.kind === 'protect') this.decidedGroup = this.channelGroup(p.remote >>> 0);
+      return e;
+    }
+    const value = this.gatewayFor(p.local >>> 0, p.remote >>> 0);
+    if (value === undefined) return e;
+    const gateway = value >>> 0; // ToUint32 drops the group part
+    if (this.multi) this.decidedGroup = (value - gateway) / GROUP_UNIT;
     return { name: 'route', origin: 'bgp', selectors: e.selectors, action: { kind: 'protect', tunnelLocal: this.config.tunnelAddr, tunnelRemote: gateway, template: GROUP_TEMPLATE } };
   }
 
@@ -269,11 +346,12 @@ export class GroupEspApp implements NodeApp {
 
   private seal(inner: Uint8Array, entry: SpdEntry): boolean {
     if (entry.action.kind !== 'protect') return false;
-    if (!this.outbound) {
+    const out = this.multi ? this.outboundOf(this.decidedGroup) : this.outbound;
+    if (!out) {
       this.drop('no-sa');
       return false;
     }
-    const [r] = this.engine.encapsulate(this.outbound.handle, [inner]);
+    const [r] = this.engine.encapsulate(out.handle, [inner]);
     if (!r?.ok) {
       this.drop(r?.reason ?? 'malformed');
       return false;
@@ -297,8 +375,10 @@ export class GroupEspApp implements NodeApp {
       return false;
     }
     if (protocol !== IP_PROTO_ESP) return false;
-    if (payload.length >= 4 && !this.inbound.has(((payload[0]! << 24) | (payload[1]! << 16) | (payload[2]! << 8) | payload[3]!) >>> 0)) return false; // another app's SA
+    if (payload.length < 4) return false;
     const spi = ((payload[0]! << 24) | (payload[1]! << 16) | (payload[2]! << 8) | payload[3]!) >>> 0;
+    const sa = this.inbound.get(spi);
+    if (!sa) return false; // another app's SA
     const [r] = this.engine.decapsulate([packet]);
     if (!r?.ok) {
       this.drop(r?.reason ?? 'malformed');
@@ -307,7 +387,7 @@ export class GroupEspApp implements NodeApp {
     }
     // Per-sender anti-replay (RFC 6054 §3, RFC 4303 §3.4.3 per Sender-ID).
     const seq = Number(r.seq & 0xffffffffn);
-    const bits = this.senderIdBits ?? 0;
+    const bits = (this.multi ? this.bitsByGroup[sa.group] : this.senderIdBits) ?? 0;
     const sid = bits > 0 ? seq >>> (32 - bits) : 0;
     const key = `${spi}:${sid}`;
     let w = this.windows.get(key);
@@ -333,6 +413,12 @@ export class GroupEspApp implements NodeApp {
     // RFC 4301 §5.2: the inner packet must match the policy it came under (reverse direction).
     const entry = this.decide({ local: h.dst, remote: h.src, protocol: h.protocol, localPort: dp, remotePort: sp });
     if (entry?.action.kind !== 'protect') {
+      this.drop('policy');
+      return true;
+    }
+    // Several groups: a packet on G's SA comes from a prefix of G, or from behind the gateway that
+    // sealed it (a member in several groups with us may reach us through another shared group).
+    if (this.multi && entry.name === 'route' && this.decidedGroup !== sa.group && entry.action.tunnelRemote !== src >>> 0) {
       this.drop('policy');
       return true;
     }
@@ -364,16 +450,34 @@ export class GroupEspApp implements NodeApp {
     const o = this.outbound ? this.engine.counters(this.outbound.handle) : undefined;
     return {
       counters: { ...this.counters, drops: { ...this.counters.drops } },
-      // One group SA set whatever N: the TEKs held, each once inbound, the newest once outbound.
-      sas: { inbound: this.inbound.size, outbound: this.outbound ? 1 : 0 },
-      teks: [...this.inbound.keys()].map((spi) => `0x${spi.toString(16).padStart(8, '0')}`),
-      outboundSpi: this.outbound ? `0x${this.outbound.spi.toString(16).padStart(8, '0')}` : undefined,
+      // One group SA set per group whatever N: the TEKs held, each once inbound, the newest once outbound.
+      sas: { inbound: this.inbound.size, outbound: (this.outbound ? 1 : 0) + this.outboundByGroup.size },
+      teks: [...this.inbound.keys()].map(spiText),
+      outboundSpi: this.outbound ? spiText(this.outbound.spi) : undefined,
       outboundPackets: o?.packets ?? 0,
       routes: this.routes.size,
       /** Remote prefixes PROTECTed through a member's gateway (the reflected routes in force). */
       prefixes: [...this.routes.keys()],
+      ...(this.multi ? { groups: this.groupsView() } : {}),
       spd: this.spdView(64),
     };
+  }
+
+  /** Several groups: per group id, its TEKs, the SPI we send on and the prefixes it protects. */
+  private groupsView(): { group: number; teks: string[]; outboundSpi?: string; routes: number }[] {
+    return this.groupIds.map((groupId, i) => {
+      const out = this.outboundOf(i);
+      let routes = 0;
+      for (const v of this.routes.values()) if (Math.floor(v / GROUP_UNIT) === i) routes++;
+      return { group: groupId, teks: [...this.inbound].filter(([, t]) => t.group === i).map(([spi]) => spiText(spi)), ...(out ? { outboundSpi: spiText(out.spi) } : {}), routes };
+    });
+  }
+
+  /** Routes learned in `group` (several groups; for tests and the member's snapshot). */
+  routeCountOf(group: number): number {
+    let n = 0;
+    for (const v of this.routes.values()) if (Math.floor(v / GROUP_UNIT) === group) n++;
+    return n;
   }
 
   /** The SPD in order (BGP entries, reflected routes, DISCARD), at most `max` lines, else the count. */
@@ -383,7 +487,8 @@ export class GroupEspApp implements NodeApp {
     const total = fixed.length + this.routes.size * this.config.trustedSubnets.length;
     if (total > max) return total;
     const out = fixed.filter((e) => e.action.kind !== 'discard').map(line);
-    for (const [remote, gw] of [...this.routes.entries()].sort()) for (const l of this.config.trustedSubnets) out.push(`route:${remote}:${prefixText(l)} ${prefixText(l)} > ${remote} protect via ${formatIpv4(gw)}`);
+    const label = (v: number) => (this.multi ? ` group ${this.groupIds[Math.floor(v / GROUP_UNIT)] ?? Math.floor(v / GROUP_UNIT)}` : '');
+    for (const [remote, v] of [...this.routes.entries()].sort()) for (const l of this.config.trustedSubnets) out.push(`route:${remote}:${prefixText(l)} ${prefixText(l)} > ${remote} protect via ${formatIpv4(v >>> 0)}${label(v)}`);
     for (const e of fixed) if (e.action.kind === 'discard') out.push(line(e));
     return out;
   }

@@ -5,17 +5,45 @@
 // Without it every member route that arrives is reflected at once to every other member: N·(N−1)
 // UPDATEs in N·(N−1) TCP segments. Held for an interval, the routes that arrived meanwhile leave
 // together, and each member's share goes out in a few full segments.
+//
+// An S/R serving several groups reflects per group (GroupReflector): one BgpRouter per group whose
+// route-reflector clients are that group's members, so a member's routes reach only the members of
+// its groups — even where two groups use the same prefixes — over the one BGP session per member.
 
+import type { Ipv4Prefix } from '../lib/addr.ts';
 import type { Decoded } from '../proto/bgp/index.ts';
+import type { BgpRouter, BgpRouterStats } from '../proto/bgp/router.ts';
 import type { PeerInfo } from '../proto/bgp/session.ts';
 import type { RouteProcessor } from './bgp-app.ts';
 import type { RouterProcessor } from './bgp-rib.ts';
+import { sharedPrefixText } from './group-esp.ts';
 import type { NodeApp, SnapshotPurpose } from './types.ts';
 
 /** Default pacing interval. */
 export const REFLECT_INTERVAL_US = 100_000;
 /** Past this many Loc-RIB routes the snapshot gives counts, not every route of every peer. */
 export const SNAPSHOT_ROUTES_MAX = 64;
+
+/**
+ * A summarised RIB (past SNAPSHOT_ROUTES_MAX): each Loc-RIB as the list of its prefixes (shared
+ * strings: O(routes), not the 10⁶ paths of the Adj-RIBs-Out), so every reader that takes a RIB's
+ * size as its list's length (the report's ribSizes, the console) reads the right count. No
+ * Adj-RIB-In (the report leaves it out of its totals). The convergence check reads no RIB here (a
+ * member's learned prefixes are its data plane's): it gets only the Loc-RIB count.
+ */
+function summarizedRib(routers: readonly BgpRouter[], purpose: SnapshotPurpose | undefined): Record<string, unknown> {
+  const stats = sumStats(routers.map((r) => r.stats()));
+  if (purpose === 'convergence') return { locRib: { 'ipv4-unicast': routers.reduce((n, r) => n + r.locRibSize('ipv4-unicast'), 0) }, summarized: true, stats };
+  const prefixes = (family: 'ipv4-unicast' | 'vpn-ipv4') => routers.flatMap((r) => r.locRib(family).map((v) => (v.prefix ? sharedPrefixText(v.prefix as Ipv4Prefix) : v.nlri)));
+  return { locRib: { 'ipv4-unicast': prefixes('ipv4-unicast'), 'vpn-ipv4': prefixes('vpn-ipv4') }, summarized: true, stats };
+}
+
+function sumStats(all: BgpRouterStats[]): BgpRouterStats {
+  if (all.length === 1) return all[0]!;
+  const out = { ...all[0]! } as Record<string, number>;
+  for (const s of all.slice(1)) for (const [k, v] of Object.entries(s)) if (typeof v === 'number') out[k] = (out[k] ?? 0) + v;
+  return out as unknown as BgpRouterStats;
+}
 
 export class PacedProcessor implements RouteProcessor {
   private dueUs: number | undefined;
@@ -26,15 +54,17 @@ export class PacedProcessor implements RouteProcessor {
 
   /** `intervalUs` 0: no pacing (UPDATEs leave as they are made), only the bounded snapshot. */
   constructor(
-    readonly inner: RouterProcessor,
+    readonly inner: RouterProcessor | GroupReflector,
     readonly intervalUs = REFLECT_INTERVAL_US,
   ) {}
 
-  /** The RIB as the BGP app shows it: in full while small, else counts (a 1000-member S/R holds 10⁶ paths). */
+  /** The RIB as the BGP app shows it: in full while small, else summarised (a 1000-member S/R holds 10⁶ paths). */
   ribSnapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
-    const routes = this.inner.router.locRibSize('ipv4-unicast');
-    if (routes <= SNAPSHOT_ROUTES_MAX) return this.inner.snapshot(purpose, this.intervalUs === 0);
-    return { locRib: { 'ipv4-unicast': routes }, summarized: true, stats: this.inner.router.stats() };
+    const inner = this.inner;
+    if (inner instanceof GroupReflector) return inner.snapshot(purpose, this.intervalUs === 0);
+    const routes = inner.router.locRibSize('ipv4-unicast');
+    if (routes <= SNAPSHOT_ROUTES_MAX) return inner.snapshot(purpose, this.intervalUs === 0);
+    return summarizedRib([inner.router], purpose);
   }
 
   version(): number {
@@ -92,5 +122,100 @@ export class PacedProcessor implements RouteProcessor {
   /** RouteProcessor's snapshot (what BgpApp shows as `rib`). */
   snapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
     return this.ribSnapshot(purpose);
+  }
+}
+
+/**
+ * The route reflection of an S/R serving several groups (RFC 4456 per group): one RouterProcessor
+ * per group, its clients that group's members. A member's session feeds the routers of the groups it
+ * was registered in when the session came up (`setMember`); a later change restarts the session (the
+ * GCKS app does, when `setMember` says so), so a router never holds a member that left its group.
+ * Owns the per-group dispatch only; each router decides its own routes.
+ */
+export class GroupReflector implements RouteProcessor {
+  /** Per group index: the member nodes registered now. */
+  private readonly members: Set<string>[];
+  /** Per peer with a session up: the groups its session feeds. */
+  private readonly active = new Map<string, number[]>();
+  private readonly peersOf: Set<string>[];
+
+  /** `groupIds` label the routes of each group in the snapshot. */
+  constructor(
+    readonly groups: readonly RouterProcessor[],
+    readonly groupIds: readonly number[],
+    peers: readonly (readonly string[])[],
+  ) {
+    this.members = groups.map(() => new Set());
+    this.peersOf = peers.map((p) => new Set(p));
+  }
+
+  /** A member node joined or left a group; true when its session is up and feeds the wrong set (restart it). */
+  setMember(peer: string, group: number, member: boolean): boolean {
+    if (member) this.members[group]?.add(peer);
+    else this.members[group]?.delete(peer);
+    const a = this.active.get(peer);
+    return a !== undefined && a.includes(group) !== member;
+  }
+
+  /** The groups a peer's session feeds (for tests). */
+  feeds(peer: string): readonly number[] {
+    return this.active.get(peer) ?? [];
+  }
+
+  peerUp(peer: string, info: PeerInfo, nowUs: number): void {
+    const gs: number[] = [];
+    this.groups.forEach((_, g) => {
+      if (this.members[g]!.has(peer) && this.peersOf[g]!.has(peer)) gs.push(g);
+    });
+    this.active.set(peer, gs);
+    for (const g of gs) this.groups[g]!.peerUp(peer, info, nowUs);
+  }
+
+  peerDown(peer: string, nowUs: number): void {
+    const gs = this.active.get(peer);
+    if (!gs) return;
+    this.active.delete(peer);
+    for (const g of gs) this.groups[g]!.peerDown(peer, nowUs);
+  }
+
+  receiveUpdate(peer: string, decoded: Decoded, nowUs: number): void {
+    for (const g of this.active.get(peer) ?? []) this.groups[g]!.receiveUpdate(peer, decoded, nowUs);
+  }
+
+  poll(): { peer: string; bytes: Uint8Array } | undefined {
+    for (const r of this.groups) {
+      const o = r.poll();
+      if (o) return o;
+    }
+    return undefined;
+  }
+
+  version(): number {
+    let v = 0;
+    for (const r of this.groups) v += r.version();
+    return v;
+  }
+
+  /**
+   * Every group's RIBs in one: the lists of all groups, each route naming its `group` (the same
+   * prefix may be in several). Summarised past SNAPSHOT_ROUTES_MAX Loc-RIB routes in all, as above.
+   */
+  snapshot(purpose?: SnapshotPurpose, withAdjRibOut = true): Record<string, unknown> {
+    const routers = this.groups.map((r) => r.router);
+    if (routers.reduce((n, r) => n + r.locRibSize('ipv4-unicast'), 0) > SNAPSHOT_ROUTES_MAX) return summarizedRib(routers, purpose);
+    const merged: Record<string, unknown> = {};
+    this.groups.forEach((r, g) => {
+      const snap = r.snapshot(purpose, withAdjRibOut);
+      const tag = (v: unknown[]): unknown[] => v.map((x) => ({ group: this.groupIds[g], ...(x as object) }));
+      for (const [k, v] of Object.entries(snap)) {
+        if (k === 'stats') continue;
+        if (Array.isArray(v)) merged[k] = [...((merged[k] as unknown[]) ?? []), ...tag(v)];
+        else if (v && typeof v === 'object') {
+          const into = (merged[k] ??= {}) as Record<string, unknown>;
+          for (const [kk, vv] of Object.entries(v)) into[kk] = Array.isArray(vv) ? [...((into[kk] as unknown[]) ?? []), ...tag(vv)] : vv;
+        }
+      }
+    });
+    return { ...merged, stats: sumStats(routers.map((r) => r.stats())) };
   }
 }
