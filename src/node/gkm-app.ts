@@ -316,10 +316,10 @@ export interface GcksAppConfig {
   /** Sender-ID bits of the first group (the others' come from their policy). */
   senderIdBits: number;
   /**
-   * Several groups: told when a member node joins (`member` true) or leaves group index `group`;
-   * returns true when the node's BGP session must restart for the route reflector to take it.
+   * Several groups: told when a member node joins (`member` true) or leaves group index `group`
+   * (the route reflector applies it to the member's session); true when the session must restart.
    */
-  membership?: (node: string, group: number, member: boolean) => boolean;
+  membership?: (node: string, group: number, member: boolean, nowUs: number) => boolean;
 }
 
 /** What the S/R needs of its BGP speaker: stop a member's session, or restart it (several groups). */
@@ -546,26 +546,30 @@ export class GcksApp implements NodeApp {
     if (!gs) this.regGroups.set(addr, (gs = new Set()));
     gs.add(group);
     this.esp.setChannelGroup(addr, this.channelGroup(addr));
-    const restart = this.cfg.membership?.(m.node, group, true) ?? false;
+    const restart = this.cfg.membership?.(m.node, group, true, nowUs) ?? false;
     if (restart || this.stopped.delete(m.node)) this.bgp.resetNeighbor?.(m.node, nowUs);
   }
 
   /**
-   * Several groups: `m` left `group`. Still in another of ours: its session restarts (Cease,
-   * Administrative Reset) so it comes back in its remaining groups only; else it stops, as with one.
+   * Several groups: `m` left `group`. Still in another of ours: the route reflector takes it out of
+   * that group only (its session stays up, moved to a group it is still in); else its session stops,
+   * as with one group.
    */
   private left(m: { node: string; addr: number }, group: number, nowUs: number): void {
     const addr = m.addr >>> 0;
     const gs = this.regGroups.get(addr);
     gs?.delete(group);
-    this.cfg.membership?.(m.node, group, false);
     const channel = this.channelGroup(addr);
-    this.esp.setChannelGroup(addr, channel);
     if (channel === undefined) {
+      this.cfg.membership?.(m.node, group, false, nowUs);
       this.regGroups.delete(addr);
       this.registered.delete(addr);
+      this.esp.setChannelGroup(addr, undefined);
       this.stopped.add(m.node);
       this.bgp.stopNeighbor(m.node, nowUs, 'removed from the group');
-    } else this.bgp.resetNeighbor?.(m.node, nowUs);
+      return;
+    }
+    this.esp.setChannelGroup(addr, channel);
+    if (this.cfg.membership?.(m.node, group, false, nowUs)) this.bgp.resetNeighbor?.(m.node, nowUs);
   }
 }

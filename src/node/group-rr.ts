@@ -11,7 +11,7 @@
 // its groups — even where two groups use the same prefixes — over the one BGP session per member.
 
 import type { Ipv4Prefix } from '../lib/addr.ts';
-import type { Decoded } from '../proto/bgp/index.ts';
+import { packWithdrawals, type Decoded } from '../proto/bgp/index.ts';
 import type { BgpRouter, BgpRouterStats } from '../proto/bgp/router.ts';
 import type { PeerInfo } from '../proto/bgp/session.ts';
 import type { RouteProcessor } from './bgp-app.ts';
@@ -56,7 +56,10 @@ export class PacedProcessor implements RouteProcessor {
   constructor(
     readonly inner: RouterProcessor | GroupReflector,
     readonly intervalUs = REFLECT_INTERVAL_US,
-  ) {}
+  ) {
+    // A membership change the reflector applies by itself has UPDATEs to let out too.
+    if (inner instanceof GroupReflector) inner.changed = (nowUs) => this.touch(nowUs);
+  }
 
   /** The RIB as the BGP app shows it: in full while small, else summarised (a 1000-member S/R holds 10⁶ paths). */
   ribSnapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
@@ -125,21 +128,31 @@ export class PacedProcessor implements RouteProcessor {
   }
 }
 
+/** Several groups: UPDATEs kept per member session to replay into a group it joins while up (else the session restarts). */
+export const REPLAY_UPDATES_MAX = 256;
+
 /**
  * The route reflection of an S/R serving several groups (RFC 4456 per group): one RouterProcessor
- * per group, its clients that group's members. A member's session feeds the routers of the groups it
- * was registered in when the session came up (`setMember`); a later change restarts the session (the
- * GCKS app does, when `setMember` says so), so a router never holds a member that left its group.
- * Owns the per-group dispatch only; each router decides its own routes.
+ * per group, its clients that group's members. A member's session feeds the routers of the groups
+ * it is registered in (`setMember`). A change while the session is up is applied in place: joining
+ * replays the member's UPDATEs into the group's router (which then reflects the group's routes to
+ * it); leaving takes the member out of the router (its routes are withdrawn from the group) and
+ * withdraws from the member the group's routes no other group of it still gives it. Owns the
+ * per-group dispatch only; each router decides its own routes.
  */
 export class GroupReflector implements RouteProcessor {
   /** Per group index: the member nodes registered now. */
   private readonly members: Set<string>[];
-  /** Per peer with a session up: the groups its session feeds. */
-  private readonly active = new Map<string, number[]>();
+  /** Per peer with a session up: the groups its session feeds, its OPEN, its UPDATEs so far. */
+  private readonly active = new Map<string, { groups: number[]; info: PeerInfo; updates: Decoded[] | undefined }>();
   private readonly peersOf: Set<string>[];
+  /** Withdrawals for members that left a group, sent after what the routers have queued. */
+  private readonly extra: { peer: string; bytes: Uint8Array }[] = [];
+  private extraChanges = 0;
+  /** Told when `setMember` made UPDATEs (the pacing lets them out). */
+  changed: ((nowUs: number) => void) | undefined;
 
-  /** `groupIds` label the routes of each group in the snapshot. */
+  /** `groupIds` label the routes of each group in the snapshot; `peers` are each group's member nodes. */
   constructor(
     readonly groups: readonly RouterProcessor[],
     readonly groupIds: readonly number[],
@@ -149,17 +162,42 @@ export class GroupReflector implements RouteProcessor {
     this.peersOf = peers.map((p) => new Set(p));
   }
 
-  /** A member node joined or left a group; true when its session is up and feeds the wrong set (restart it). */
-  setMember(peer: string, group: number, member: boolean): boolean {
+  /**
+   * A member node joined or left group index `group`. Applied at once to an up session; true when
+   * it could not be (too many UPDATEs to replay): the caller then restarts the session.
+   */
+  setMember(peer: string, group: number, member: boolean, nowUs = 0): boolean {
     if (member) this.members[group]?.add(peer);
     else this.members[group]?.delete(peer);
     const a = this.active.get(peer);
-    return a !== undefined && a.includes(group) !== member;
+    if (!a || a.groups.includes(group) === member || !this.peersOf[group]?.has(peer)) return false;
+    const router = this.groups[group]!;
+    if (member) {
+      if (!a.updates) return true;
+      a.groups.push(group);
+      router.peerUp(peer, a.info, nowUs);
+      for (const u of a.updates) router.receiveUpdate(peer, u, nowUs);
+      this.changed?.(nowUs);
+      return false;
+    }
+    // What this group gave the member (pending included), before the router forgets the peer.
+    const given = router.router.adjRibOut(peer).flatMap((v) => (v.prefix ? [v.prefix as Ipv4Prefix] : []));
+    a.groups.splice(a.groups.indexOf(group), 1);
+    router.peerDown(peer, nowUs);
+    const still = new Set<string>();
+    for (const g of a.groups) for (const v of this.groups[g]!.router.adjRibOut(peer)) if (v.prefix) still.add(sharedPrefixText(v.prefix as Ipv4Prefix));
+    const gone = given.filter((p) => !still.has(sharedPrefixText(p)));
+    if (gone.length) {
+      for (const bytes of packWithdrawals(gone)) this.extra.push({ peer, bytes });
+      this.extraChanges++;
+    }
+    this.changed?.(nowUs);
+    return false;
   }
 
   /** The groups a peer's session feeds (for tests). */
   feeds(peer: string): readonly number[] {
-    return this.active.get(peer) ?? [];
+    return this.active.get(peer)?.groups ?? [];
   }
 
   peerUp(peer: string, info: PeerInfo, nowUs: number): void {
@@ -167,19 +205,25 @@ export class GroupReflector implements RouteProcessor {
     this.groups.forEach((_, g) => {
       if (this.members[g]!.has(peer) && this.peersOf[g]!.has(peer)) gs.push(g);
     });
-    this.active.set(peer, gs);
+    this.active.set(peer, { groups: gs, info, updates: [] });
     for (const g of gs) this.groups[g]!.peerUp(peer, info, nowUs);
   }
 
   peerDown(peer: string, nowUs: number): void {
-    const gs = this.active.get(peer);
-    if (!gs) return;
+    const a = this.active.get(peer);
+    if (!a) return;
     this.active.delete(peer);
-    for (const g of gs) this.groups[g]!.peerDown(peer, nowUs);
+    for (const g of a.groups) this.groups[g]!.peerDown(peer, nowUs);
   }
 
   receiveUpdate(peer: string, decoded: Decoded, nowUs: number): void {
-    for (const g of this.active.get(peer) ?? []) this.groups[g]!.receiveUpdate(peer, decoded, nowUs);
+    const a = this.active.get(peer);
+    if (!a) return;
+    if (a.updates) {
+      if (a.updates.length < REPLAY_UPDATES_MAX) a.updates.push(decoded);
+      else a.updates = undefined; // too many to replay: a join restarts the session instead
+    }
+    for (const g of a.groups) this.groups[g]!.receiveUpdate(peer, decoded, nowUs);
   }
 
   poll(): { peer: string; bytes: Uint8Array } | undefined {
@@ -187,11 +231,11 @@ export class GroupReflector implements RouteProcessor {
       const o = r.poll();
       if (o) return o;
     }
-    return undefined;
+    return this.extra.shift();
   }
 
   version(): number {
-    let v = 0;
+    let v = this.extraChanges;
     for (const r of this.groups) v += r.version();
     return v;
   }
