@@ -658,8 +658,11 @@ function resolve(parts: Parts, errs: Errors, seed: number): Resolved | undefined
   const srUnknown = parts.rawNodeIds.length !== parts.nodes.length; // some nodes failed the schema
   const groupIds = new Map<number, number>();
   const groups: TopoGroup[] = [];
+  /** Each resolved group's index in the file. */
+  const groupAt: number[] = [];
   for (const { i, v } of parts.groups) {
     const gp: Path = ['groups', i];
+    groupAt.push(i);
     const prev = groupIds.get(v.groupId);
     if (prev !== undefined) errs.add([...gp, 'groupId'], `expected a unique group id, got ${v.groupId} (also groups[${prev}].groupId)`);
     else groupIds.set(v.groupId, i);
@@ -696,6 +699,34 @@ function resolve(parts: Parts, errs: Errors, seed: number): Resolved | undefined
       rekeyOnMembershipChange: v.rekeyOnMembershipChange,
     });
   }
+
+  // Several groups (seed 001): an S/R serves every group naming it and a CE may be a member of
+  // several, which is fine; two things cannot run. A member's BGP with its S/Rs is iBGP in the S/R's
+  // AS, so the S/Rs of one CE must share an AS; and auto-discovery groups of one S/R tell their
+  // routes apart by the route target <S/R AS>:<low 16 bits of the group id>, which must differ.
+  const srAsn = (id: string) => {
+    const n = nodeById.get(id);
+    return n?.v.role === 'sr' ? (n.v.asn ?? 65_535) : undefined;
+  };
+  const firstAs = new Map<string, { as: number; group: number }>();
+  const autoRt = new Map<string, number>();
+  groups.forEach((g, gi) => {
+    const i = groupAt[gi]!;
+    const as = srAsn(g.sr);
+    if (as === undefined) return;
+    g.members.forEach((m, k) => {
+      if (g.members.indexOf(m) !== k) return; // a repeat is reported as such
+      const prev = firstAs.get(m);
+      if (!prev) firstAs.set(m, { as, group: i });
+      else if (prev.as !== as)
+        errs.add(['groups', i, 'members', k], `expected the S/R devices of ${quote(m)}'s groups in one AS (its BGP with them is iBGP in their AS), got ${quote(g.sr)} in AS ${as} here and AS ${prev.as} in groups[${prev.group}]`);
+    });
+    if (g.discovery !== 'auto') return;
+    const key = `${g.sr}:${g.groupId & 0xffff}`;
+    const other = autoRt.get(key);
+    if (other === undefined) autoRt.set(key, gi);
+    else errs.add(['groups', i, 'groupId'], `expected auto-discovery groups of one S/R to differ in the low 16 bits of their group id (their route target is <S/R AS>:<those bits>), got ${g.groupId} (groups[${groupAt[other]}].groupId is ${groups[other]!.groupId}, also served by ${quote(g.sr)})`);
+  });
 
   // --- traffic
   const traffic: TrafficDef[] = [];

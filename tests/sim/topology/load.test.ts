@@ -385,6 +385,57 @@ groups: [{ groupId: 3, members: [a, b], discovery: auto }]
   });
 });
 
+describe('several groups (seed 001)', () => {
+  const file = (groups: string, srs = '{ id: s, role: sr, asn: 65030 }, { id: s2, role: sr, asn: 65030 }') => `name: g
+mode: group
+nodes: [{ id: a, role: ce }, { id: b, role: ce }, { id: c, role: ce }, ${srs}]
+groups:
+${groups}
+`;
+
+  it('accepts one S/R serving several groups and a CE in several groups (same or another S/R in the same AS)', () => {
+    const t = loaded(
+      loadTopology(
+        file(
+          [
+            '  - { groupId: 1, sr: s, members: [a, b] }',
+            '  - { groupId: 2, sr: s, members: [b, c], discovery: auto }',
+            '  - { groupId: 3, sr: s2, members: [a, c], discovery: auto }',
+            '  - { groupId: 65537, sr: s, members: [a, c] }',
+          ].join('\n'),
+        ),
+      ),
+    );
+    expect(t.groups.map((g) => [g.groupId, g.sr, g.members])).toEqual([
+      [1, 's', ['a', 'b']],
+      [2, 's', ['b', 'c']],
+      [3, 's2', ['a', 'c']],
+      [65537, 's', ['a', 'c']],
+    ]);
+  });
+
+  it('refuses, at the field, a CE whose groups have S/Rs in different ASes and two auto groups of one S/R sharing a route target', () => {
+    const r = loadTopology(
+      file(
+        [
+          '  - { groupId: 1, sr: s, members: [a, b], discovery: auto }',
+          '  - { groupId: 2, sr: s2, members: [c, b] }',
+          '  - { groupId: 65537, sr: s, members: [c], discovery: auto }',
+          '  - { groupId: 4, sr: s2, members: [c, a, a] }',
+        ].join('\n'),
+        '{ id: s, role: sr, asn: 65030 }, { id: s2, role: sr, asn: 65031 }',
+      ),
+    );
+    expect(lines(r)).toEqual([
+      'groups[1].members[1]: expected the S/R devices of "b"\'s groups in one AS (its BGP with them is iBGP in their AS), got "s2" in AS 65031 here and AS 65030 in groups[0]',
+      'groups[2].groupId: expected auto-discovery groups of one S/R to differ in the low 16 bits of their group id (their route target is <S/R AS>:<those bits>), got 65537 (groups[0].groupId is 1, also served by "s")',
+      'groups[2].members[0]: expected the S/R devices of "c"\'s groups in one AS (its BGP with them is iBGP in their AS), got "s" in AS 65030 here and AS 65031 in groups[1]',
+      'groups[3].members[1]: expected the S/R devices of "a"\'s groups in one AS (its BGP with them is iBGP in their AS), got "s2" in AS 65031 here and AS 65030 in groups[0]',
+      'groups[3].members[2]: expected each node once, got "a" again (also [1])',
+    ]);
+  });
+});
+
 describe('options', () => {
   it('mode and seed override the file', () => {
     const text = example('seed001-figure2.yaml');
