@@ -1,7 +1,7 @@
 // Generated topologies for the scale comparison: N sites (host + CE each) over a handful of PEs, one
-// P core, a PE route reflector and seed 001 S/R devices; V VPNs and one group per VPN, each group
-// served by its own S/R device (`sr`, `sr2`, …: a device serves one group here). Pure and
-// deterministic (no randomness at all): the same arguments give the same text. Never touches files.
+// P core, a PE route reflector and one seed 001 S/R device (`sr`); V VPNs and one group per VPN, the
+// S/R serving every group (GCKS + route reflector for its groups, each group reflected apart). Pure
+// and deterministic (no randomness at all): the same arguments give the same text. Never touches files.
 
 import { MODES, type Mode } from './topology/types.ts';
 
@@ -91,7 +91,7 @@ export function generateTopology(o: GenerateOptions, header: string[] = []): str
   lines.push('# yaml-language-server: $schema=../topology.schema.json', ...head.map((l) => (l ? `# ${l}` : '#')));
   lines.push(`name: ${JSON.stringify(name)}`);
   lines.push(
-    `description: ${JSON.stringify(`${sites} sites (a host and a CE each) spread over ${pes} PEs around one P core router, with a PE route reflector; ${vpns} VPN(s), one group per VPN, each served by its own S/R device.`)}`,
+    `description: ${JSON.stringify(`${sites} sites (a host and a CE each) spread over ${pes} PEs around one P core router, with a PE route reflector; ${vpns} VPN(s), one group per VPN, ${vpns > 1 ? 'all served by one S/R device' : 'served by the S/R device'}.`)}`,
   );
   lines.push(`mode: ${mode}`, `seed: ${seed}`, '', 'defaults:', '  link: { latency: 1ms, jitter: 0ms, bandwidth: 1Gbps, loss: 0 }', '', 'nodes:');
 
@@ -107,11 +107,7 @@ export function generateTopology(o: GenerateOptions, header: string[] = []): str
 
   lines.push(`  - { id: p1, role: p, label: P core, asn: ${PROVIDER_ASN}, routerId: 10.255.0.254, loopback: 10.255.0.254, position: { x: ${cx}, y: ${cy} } }`);
   lines.push(`  - { id: rr, role: pe, label: PE route reflector, asn: ${PROVIDER_ASN}, routerId: 10.255.0.253, loopback: 10.255.0.253, routeReflector: true, position: { x: ${cx - 90}, y: ${cy + 60} } }`);
-  const srId = (v: number) => (v === 0 ? 'sr' : `sr${v + 1}`);
-  for (let v = 0; v < vpns; v++) {
-    const addr = `10.255.${Math.floor((30 + v) / 256)}.${(30 + v) % 256}`;
-    lines.push(`  - { id: ${srId(v)}, role: sr, label: S/R device${vpns > 1 ? ` (group ${v + 1})` : ''}, asn: ${SR_ASN}, routerId: ${addr}, loopback: ${addr}, position: { x: ${cx + 90 + 40 * v}, y: ${cy + 60} } }`);
-  }
+  lines.push(`  - { id: sr, role: sr, label: S/R device${vpns > 1 ? ` (groups 1-${vpns})` : ''}, asn: ${SR_ASN}, routerId: 10.255.0.30, loopback: 10.255.0.30, position: { x: ${cx + 90}, y: ${cy + 60} } }`);
   const ceId = (i: number) => `ce${i + 1}`;
   const hostId = (i: number) => `h${i + 1}`;
   for (let p = 0; p < pes; p++) {
@@ -141,7 +137,7 @@ export function generateTopology(o: GenerateOptions, header: string[] = []): str
   lines.push('', 'links:', '  # provider core: every PE, the route reflector and the S/R device hang off P');
   for (let p = 0; p < pes; p++) lines.push(`  - { endpoints: [pe${p + 1}, p1], latency: 5ms }`);
   lines.push('  - { endpoints: [rr, p1], latency: 1ms }');
-  for (let v = 0; v < vpns; v++) lines.push(`  - { endpoints: [${srId(v)}, p1], latency: 1ms }`);
+  lines.push('  - { endpoints: [sr, p1], latency: 1ms }');
   lines.push('  # CE–PE access links (automatic /30s) and site LANs');
   for (let i = 0; i < sites; i++) {
     const lan = siteLan(i);
@@ -157,7 +153,7 @@ export function generateTopology(o: GenerateOptions, header: string[] = []): str
   lines.push('', 'vpns:');
   for (let v = 0; v < vpns; v++) lines.push(`  - { id: vpn${v + 1}, routeTarget: "${PROVIDER_ASN}:${v + 1}", sites: [${members(v)}] }`);
   lines.push('', '# one group per VPN; members find each other by group id (auto-discovery), so no member lists', 'groups:');
-  for (let v = 0; v < vpns; v++) lines.push(`  - { groupId: ${v + 1}, name: vpn${v + 1}, sr: ${srId(v)}, members: [${members(v)}], discovery: auto, rekeyOnMembershipChange: true }`);
+  for (let v = 0; v < vpns; v++) lines.push(`  - { groupId: ${v + 1}, name: vpn${v + 1}, sr: sr, members: [${members(v)}], discovery: auto, rekeyOnMembershipChange: true }`);
 
   const [a, b] = farthest;
   lines.push('', 'traffic:', `  # the two farthest sites of VPN 1 (on opposite PEs)`);

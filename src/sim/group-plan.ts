@@ -231,14 +231,18 @@ function srPlan(topology: Topology, node: TopoNode): GroupSrPlan | undefined {
   const { sr, srAddr, srAs } = s;
   const srRouterId = sr.routerId ?? srAddr;
   // Every member node of every group once (first appearance), with its PSK and tunnel address.
-  const seen = new Set<number>();
+  const tunnels = new Map<number, number>();
   const all: TopoNode[] = [];
   const perGroup = gs.map((g) => {
     const { members, tunnel } = groupMembers(topology, g);
-    for (const m of members) if (!seen.has(m.index) && seen.add(m.index)) all.push(m);
-    return { g, members, tunnel };
+    for (const m of members) {
+      if (tunnels.has(m.index)) continue;
+      tunnels.set(m.index, tunnel.get(m.index)!);
+      all.push(m);
+    }
+    return { g, members };
   });
-  const tunnelOf = (m: TopoNode) => groupMembers(topology, gs.find((g) => g.members.includes(m.id))!).tunnel.get(m.index)!;
+  const tunnelOf = (m: TopoNode) => tunnels.get(m.index)!;
   const neighbors: BgpNeighborConfig[] = all.map((m) => ({
     name: m.id,
     peerAddr: tunnelOf(m),

@@ -17,9 +17,9 @@ describe('generate', () => {
       expect(t.nodes.filter((n) => n.role === 'host')).toHaveLength(sites);
       expect(t.nodes.filter((n) => n.role === 'pe' && !n.routeReflector)).toHaveLength(peCount(sites));
       expect(t.nodes.filter((n) => n.routeReflector)).toHaveLength(1);
-      // One S/R device per group (a device serves one group), each group served by its own.
-      expect(t.nodes.filter((n) => n.role === 'sr')).toHaveLength(vpns);
-      expect(new Set(t.groups.map((g) => g.sr)).size).toBe(vpns);
+      // One S/R device serves every group.
+      expect(t.nodes.filter((n) => n.role === 'sr').map((n) => n.id)).toEqual(['sr']);
+      expect(t.groups.map((g) => g.sr)).toEqual(Array(vpns).fill('sr'));
       expect(t.vpns).toHaveLength(vpns);
       expect(t.groups).toHaveLength(vpns);
       expect(t.vpns.reduce((s, v) => s + v.sites.length, 0)).toBe(sites);
@@ -60,6 +60,14 @@ describe('generate', () => {
         expect((e as GenerateError).field).toBe(field);
       }
     }
+  });
+
+  it('1 VPN: the same file as before one S/R served every group (only the description differs)', () => {
+    const text = generateTopology({ sites: 40, vpns: 1, mode: 'group' });
+    expect(text.match(/role: sr/g)).toHaveLength(1);
+    expect(text).toContain('  - { id: sr, role: sr, label: S/R device, asn: 65030, routerId: 10.255.0.30, loopback: 10.255.0.30,');
+    expect(text).toContain('  - { endpoints: [sr, p1], latency: 1ms }');
+    expect(text).toMatch(/\n {2}- \{ groupId: 1, name: vpn1, sr: sr, members: \[ce1, ce2, [^\]]*ce40\], discovery: auto, rekeyOnMembershipChange: true \}\n/);
   });
 
   it('public/topologies/generated-50.yaml is what the generator writes (plus its header)', () => {
