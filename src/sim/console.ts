@@ -346,8 +346,9 @@ function showGsa(ctx: ConsoleContext) {
   }
   // Only the group's own apps count: a data plane without a member or a GCKS holds no GSA.
   if (!GSA_APPS.slice(0, 3).some(([app]) => isRec(n.apps[app]))) return fail(`no group security association on ${n.id} (no G-IKEv2 member or GCKS here in mode ${ctx.topology.mode})`);
-  const group = ctx.topology.groups.find((g) => g.sr === n.id || g.members.includes(n.id));
-  if (group) parts.unshift(`Group ${group.groupId} (${group.name}), GCKS ${group.sr}, ${group.members.length} members, discovery ${group.discovery}`);
+  // Every group the node serves or belongs to (an S/R may serve several, a CE be in several).
+  const groups = ctx.topology.groups.filter((g) => g.sr === n.id || g.members.includes(n.id));
+  parts.unshift(...groups.map((g) => `Group ${g.groupId} (${g.name}), GCKS ${g.sr}, ${g.members.length} members, discovery ${g.discovery}`));
   return ok(parts.join('\n'));
 }
 

@@ -102,7 +102,8 @@ test('trainee: registration, reflection, a ping across, ESP on the backbone, the
   expect(Number(m![3])).toBe(onLink(h).length);
 
   // The GSA as a member holds it: CE 22's console; the TEK it sends on is the S/R's current one.
-  const current = recs(rec(gcks.saTable).teks).filter((t) => t.retiring === false).map((t) => String(t.spi));
+  // The SA table has a row per group (FIG. 3 SA table 32): this file's one group.
+  const current = recs(recs(gcks.saTable).find((g) => g.group === group.groupId)?.teks).filter((t) => t.retiring === false).map((t) => String(t.spi));
   expect(current).toHaveLength(1);
   await page.getByTestId('tab-console').click();
   await pickNode(page, 'ce-a');
