@@ -184,8 +184,9 @@ function decodeU32(r: Reader): Result<number, Fault> {
 
 function decodeU32List(r: Reader): Result<number[], Fault> {
   if (r.left === 0 || r.left % 4 !== 0) return lengthFault(r, 'a non-zero multiple of 4');
-  const out: number[] = [];
-  while (r.left > 0) out.push(r.u32());
+  // Sized up front: decoded lists live in every RIB entry, and a pushed-into array keeps spare slots.
+  const out = new Array<number>(r.left / 4);
+  for (let i = 0; i < out.length; i++) out[i] = r.u32();
   return ok(out);
 }
 
@@ -193,7 +194,11 @@ function malformed(m: string): Result<never, Fault> {
   return fault(UPDATE_MESSAGE_ERROR.MALFORMED_AS_PATH, m);
 }
 
+/** The empty AS_PATH (iBGP-learned routes), one shared frozen value: RIBs hold a million of them. */
+const NO_SEGMENTS: AsPathSegment[] = Object.freeze([]) as unknown as AsPathSegment[];
+
 function decodeAsPath(r: Reader, asSize: 2 | 4): Result<AsPathSegment[], Fault> {
+  if (r.left === 0) return ok(NO_SEGMENTS);
   const segments: AsPathSegment[] = [];
   while (r.left > 0) {
     // RFC 7606 §7.2: underrun (one octet left), unrecognized segment type, zero length, overrun.
@@ -207,7 +212,7 @@ function decodeAsPath(r: Reader, asSize: 2 | 4): Result<AsPathSegment[], Fault> 
     for (let i = 0; i < count; i++) asNumbers[i] = asSize === 4 ? r.u32() : r.u16();
     segments.push({ type, asNumbers });
   }
-  return ok(segments);
+  return ok(segments.length === 1 ? [segments[0]!] : segments);
 }
 
 function encodeAsPath(w: Writer, segments: readonly AsPathSegment[], asSize: 2 | 4): void {
@@ -436,8 +441,8 @@ const DESCRIPTORS: { [K in KnownAttributeName]: AttributeDescriptor<K> } = {
     rfc: 'RFC 7606 §7.14',
     decode: (r) => {
       if (r.left === 0 || r.left % EXTENDED_COMMUNITY_LENGTH !== 0) return lengthFault(r, 'a non-zero multiple of 8');
-      const out: ExtendedCommunity[] = [];
-      while (r.left > 0) out.push(decodeExtendedCommunity(r));
+      const out = new Array<ExtendedCommunity>(r.left / EXTENDED_COMMUNITY_LENGTH);
+      for (let i = 0; i < out.length; i++) out[i] = decodeExtendedCommunity(r);
       return ok(out);
     },
     encode: (w, v) => {
