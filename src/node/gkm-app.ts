@@ -19,6 +19,7 @@ import { Gcks, GKM_PORT, GroupMember, type GcksEvent, type GcksOutput, type GkmD
 import type { IkeId } from '../proto/ike/index.ts';
 import type { RouteChange } from '../proto/bgp/router.ts';
 import type { RouteTarget } from '../proto/bgp/rib.ts';
+import type { ExtendedCommunity } from '../proto/bgp/communities.ts';
 import type { GroupEspApp } from './group-esp.ts';
 import type { NodeApp, NodeContext, SnapshotPurpose } from './types.ts';
 
@@ -111,7 +112,7 @@ export class GroupMemberApp implements NodeApp {
   routeChanged(c: RouteChange): void {
     if (c.family !== 'ipv4-unicast' || !c.prefix) return;
     const best = c.best;
-    const ours = best !== undefined && best.from !== 'local' && (this.cfg.groupRouteTarget === undefined || hasRouteTarget(best.attributes, this.cfg.groupRouteTarget));
+    const ours = best !== undefined && best.from !== 'local' && (this.cfg.groupRouteTarget === undefined || hasRouteTarget(best.extendedCommunities, this.cfg.groupRouteTarget));
     if (ours) this.esp.addRoute(c.prefix, best.nextHop);
     else this.esp.removeRoute(c.prefix);
   }
@@ -215,11 +216,8 @@ export class GroupMemberApp implements NodeApp {
   }
 }
 
-function hasRouteTarget(attrs: RouteChange['best'] extends infer B ? (B extends { attributes: infer A } ? A : never) : never, rt: RouteTarget): boolean {
-  for (const a of attrs) {
-    if (a.type !== 'EXTENDED_COMMUNITIES') continue;
-    for (const c of a.value) if (c.type === 'ROUTE_TARGET' && c.format === rt.format && c.globalAdministrator === rt.globalAdministrator && c.localAdministrator === rt.localAdministrator) return true;
-  }
+function hasRouteTarget(ext: readonly ExtendedCommunity[], rt: RouteTarget): boolean {
+  for (const c of ext) if (c.type === 'ROUTE_TARGET' && c.format === rt.format && c.globalAdministrator === rt.globalAdministrator && c.localAdministrator === rt.localAdministrator) return true;
   return false;
 }
 

@@ -83,7 +83,9 @@ export class PartitionHost {
   async runWindow(window: number, endUs: number): Promise<number | undefined> {
     const part = this.partition();
     await this.ingestBelow(window);
+    const t0 = performance.now();
     const out = part.runWindow(endUs);
+    if (process.env['VPNLAB_TRACE_WINDOWS']) ((globalThis as any).__tw ??= []).push([endUs, performance.now() - t0]);
     const byPeer = new Map<number, RemoteFrame[]>();
     for (const p of this.ports.keys()) byPeer.set(p, []);
     let earliest = part.nextEventUs();
@@ -126,6 +128,7 @@ export class PartitionHost {
   /** This partition's share of the convergence check (kept between calls: see ConvergenceProbe). */
   convergence(): ConvergenceCounts {
     const part = this.partition();
+    if (process.env['VPNLAB_TRACE_WINDOWS']) (globalThis as any).__fs.writeFileSync(`/tmp/perf/tw-${(globalThis as any).__tid}.json`, JSON.stringify((globalThis as any).__tw));
     this.probe ??= new ConvergenceProbe(part.topology);
     return part.convergence(this.probe);
   }

@@ -503,6 +503,73 @@ export interface DecodedAttributes {
  * is then mandatory, RFC 4760 §3, and otherwise ignored).
  */
 export function decodePathAttributes(r: Reader, ctx: CodecContext, nlriFieldPresent: boolean): Result<DecodedAttributes, BgpDecodeError> {
+  const field = r.span(r.offset, r.offset + r.left);
+  const known = attributeMemo.get(field, ctx.as4, nlriFieldPresent);
+  if (known) {
+    r.rest();
+    return ok(known);
+  }
+  const res = walkPathAttributes(r, ctx, nlriFieldPresent);
+  if (res.ok && res.value.errors.length === 0) return ok(attributeMemo.put(field.slice(), ctx.as4, nlriFieldPresent, res.value));
+  return res;
+}
+
+/**
+ * The error-free attribute walks seen lately, by their octets (and the context that shaped them). A
+ * route reflector sends the same UPDATE to every client, so a thousand members in one thread decode
+ * the same fields a thousand times: they get one decoded value, frozen, and the RIB can share the
+ * attributes built from it (router.ts). Pure memoisation: the result is what the walk would give.
+ */
+class AttributeMemo {
+  private readonly buckets = new Map<number, { bytes: Uint8Array; as4: boolean; nlri: boolean; value: DecodedAttributes }[]>();
+  private size = 0;
+
+  constructor(private readonly max: number) {}
+
+  get(bytes: Uint8Array, as4: boolean, nlri: boolean): DecodedAttributes | undefined {
+    const list = this.buckets.get(fnv1a(bytes));
+    if (!list) return undefined;
+    for (const e of list) if (e.as4 === as4 && e.nlri === nlri && equalOctets(e.bytes, bytes)) return e.value;
+    return undefined;
+  }
+
+  put(bytes: Uint8Array, as4: boolean, nlri: boolean, value: DecodedAttributes): DecodedAttributes {
+    if (this.size >= this.max) {
+      this.buckets.clear();
+      this.size = 0;
+    }
+    // Frozen so that a consumer that tried to change a shared value would throw, not corrupt others.
+    for (const a of value.attributes) {
+      if (Array.isArray(a.value)) Object.freeze(a.value);
+      Object.freeze(a);
+    }
+    const frozen: DecodedAttributes = Object.freeze({ attributes: Object.freeze(value.attributes) as PathAttribute[], errors: Object.freeze(value.errors) as BgpDecodeError[] });
+    const h = fnv1a(bytes);
+    const list = this.buckets.get(h);
+    if (list) list.push({ bytes, as4, nlri, value: frozen });
+    else this.buckets.set(h, [{ bytes, as4, nlri, value: frozen }]);
+    this.size++;
+    return frozen;
+  }
+}
+
+/** Distinct attribute fields kept (a thread's share of a 1000-member group's reflected routes fits). */
+const ATTRIBUTE_MEMO_MAX = 8192;
+const attributeMemo = new AttributeMemo(ATTRIBUTE_MEMO_MAX);
+
+function fnv1a(b: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+function equalOctets(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function walkPathAttributes(r: Reader, ctx: CodecContext, nlriFieldPresent: boolean): Result<DecodedAttributes, BgpDecodeError> {
   const attributes: PathAttribute[] = [];
   const errors: BgpDecodeError[] = [];
   const seen = new Uint32Array(8); // a bit per type code
