@@ -9,7 +9,7 @@ import type { TapRecord } from '../sim/link.ts';
 import { createSimNode } from '../sim/node-config.ts';
 import { Partition, type TraceEntry, type RemoteFrame } from '../sim/partition.ts';
 import type { DirCounters } from '../sim/snapshot.ts';
-import { ConvergenceProbe, type ConvergenceCounts } from '../sim/convergence.ts';
+import { ConvergenceProbe, type ConvergenceOptions, type ConvergenceShare } from '../sim/convergence.ts';
 import type { BackboneTapParts } from '../sim/backbone-tap.ts';
 import type { Topology } from '../sim/topology/types.ts';
 import { decodeBatch, encodeBatch } from './frame-batch.ts';
@@ -83,9 +83,7 @@ export class PartitionHost {
   async runWindow(window: number, endUs: number): Promise<number | undefined> {
     const part = this.partition();
     await this.ingestBelow(window);
-    const t0 = performance.now();
     const out = part.runWindow(endUs);
-    if (process.env['VPNLAB_TRACE_WINDOWS']) ((globalThis as any).__tw ??= []).push([endUs, performance.now() - t0]);
     const byPeer = new Map<number, RemoteFrame[]>();
     for (const p of this.ports.keys()) byPeer.set(p, []);
     let earliest = part.nextEventUs();
@@ -126,11 +124,10 @@ export class PartitionHost {
   }
 
   /** This partition's share of the convergence check (kept between calls: see ConvergenceProbe). */
-  convergence(): ConvergenceCounts {
+  convergence(opts: ConvergenceOptions = {}): ConvergenceShare {
     const part = this.partition();
-    if (process.env['VPNLAB_TRACE_WINDOWS']) (globalThis as any).__fs.writeFileSync(`/tmp/perf/tw-${(globalThis as any).__tid}.json`, JSON.stringify((globalThis as any).__tw));
     this.probe ??= new ConvergenceProbe(part.topology);
-    return part.convergence(this.probe);
+    return part.convergence(this.probe, opts);
   }
 
   backboneTapParts(): BackboneTapParts | undefined {

@@ -8,5 +8,4 @@ import { PartitionHost } from './partition-host.ts';
 
 if (!parentPort) throw new Error('partition-worker-node must run in a worker thread');
 installNodeCrypto();
-import * as fs from 'node:fs'; import { threadId } from 'node:worker_threads'; (globalThis as any).__fs = fs; (globalThis as any).__tid = threadId;
 Comlink.expose(new PartitionHost(), nodeEndpoint(parentPort));
