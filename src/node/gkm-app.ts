@@ -23,6 +23,7 @@ import { Gcks, GKM_PORT, GroupMember, type GcksEvent, type GcksOutput, type GkmD
 import type { IkeId } from '../proto/ike/index.ts';
 import type { RouteChange } from '../proto/bgp/router.ts';
 import type { RouteTarget } from '../proto/bgp/rib.ts';
+import type { ExtendedCommunity } from '../proto/bgp/communities.ts';
 import type { GroupEspApp } from './group-esp.ts';
 import type { NodeApp, NodeContext, SnapshotPurpose } from './types.ts';
 
@@ -139,7 +140,7 @@ export class GroupMemberApp implements NodeApp {
     const best = c.best;
     if (this.slots.length === 1) {
       const rt = this.slots[0]!.cfg.groupRouteTarget;
-      const ours = best !== undefined && best.from !== 'local' && (rt === undefined || hasRouteTarget(best.attributes, rt));
+      const ours = best !== undefined && best.from !== 'local' && (rt === undefined || hasRouteTarget(best.extendedCommunities, rt));
       if (ours) this.esp.addRoute(c.prefix, best.nextHop);
       else this.esp.removeRoute(c.prefix);
       return;
@@ -157,7 +158,7 @@ export class GroupMemberApp implements NodeApp {
     for (const s of this.slots) {
       const c = s.cfg;
       if (c.srName !== undefined && best.from !== c.srName) continue;
-      if (c.groupRouteTarget ? hasRouteTarget(best.attributes, c.groupRouteTarget) : (c.memberAddrs?.has(best.nextHop >>> 0) ?? true)) return s.index;
+      if (c.groupRouteTarget ? hasRouteTarget(best.extendedCommunities, c.groupRouteTarget) : (c.memberAddrs?.has(best.nextHop >>> 0) ?? true)) return s.index;
     }
     return -1;
   }
@@ -295,11 +296,8 @@ export class GroupMemberApp implements NodeApp {
   }
 }
 
-function hasRouteTarget(attrs: RouteChange['best'] extends infer B ? (B extends { attributes: infer A } ? A : never) : never, rt: RouteTarget): boolean {
-  for (const a of attrs) {
-    if (a.type !== 'EXTENDED_COMMUNITIES') continue;
-    for (const c of a.value) if (c.type === 'ROUTE_TARGET' && c.format === rt.format && c.globalAdministrator === rt.globalAdministrator && c.localAdministrator === rt.localAdministrator) return true;
-  }
+function hasRouteTarget(ext: readonly ExtendedCommunity[], rt: RouteTarget): boolean {
+  for (const c of ext) if (c.type === 'ROUTE_TARGET' && c.format === rt.format && c.globalAdministrator === rt.globalAdministrator && c.localAdministrator === rt.localAdministrator) return true;
   return false;
 }
 

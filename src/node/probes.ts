@@ -76,15 +76,15 @@ export class RuntimeProbes {
   }
 
   nextDeadlineUs(): number | undefined {
+    // A plain loop, no closure: this runs after every event of a node with probes.
     let t: number | undefined;
-    const min = (d: number | undefined) => {
-      if (d !== undefined && (t === undefined || d < t)) t = d;
-    };
     for (const r of this.runs) {
+      let d: number | undefined;
       if (r.kind === 'ping') {
         if (r.p.report.done) continue;
-        min(r.p.nextUs ?? r.p.lastSentUs + PROBE_WAIT_US);
-      } else min(r.t.waitUntilUs);
+        d = r.p.nextUs ?? r.p.lastSentUs + PROBE_WAIT_US;
+      } else d = r.t.waitUntilUs;
+      if (d !== undefined && (t === undefined || d < t)) t = d;
     }
     return t;
   }

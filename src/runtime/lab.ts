@@ -5,7 +5,7 @@ import type { NodeCommand } from '../lib/sans-io.ts';
 import { Kernel } from '../sim/kernel.ts';
 import type { ChosenDataplane, DataplaneKind } from './dataplane.ts';
 import type { LabSnapshot } from '../sim/snapshot.ts';
-import type { ConvergenceCheck } from '../sim/convergence.ts';
+import type { ConvergenceCheck, ConvergenceOptions } from '../sim/convergence.ts';
 import type { BackboneTapResult } from '../sim/backbone-tap.ts';
 import type { Topology } from '../sim/topology/types.ts';
 import { applyLinkParams, windowFrames, type FrameEvent, type LinkParams } from './link-control.ts';
@@ -46,7 +46,7 @@ export interface Lab {
   /** The backbone tap counted as frames were sent (LabOptions.backboneTap), else undefined. */
   backboneTap(): Promise<BackboneTapResult | undefined>;
   /** The mode's convergence check now (equal to `checkConvergence` on `snapshot()`, far cheaper). */
-  convergence(): Promise<ConvergenceCheck>;
+  convergence(opts?: ConvergenceOptions): Promise<ConvergenceCheck>;
   pcap(linkIndex: number): Promise<Uint8Array>;
   trace(): Promise<string[]>;
   close(): Promise<void>;
@@ -107,8 +107,8 @@ export class SingleThreadLab implements Lab {
     return this.kernel.snapshot();
   }
 
-  async convergence(): Promise<ConvergenceCheck> {
-    return this.kernel.convergence();
+  async convergence(opts: ConvergenceOptions = {}): Promise<ConvergenceCheck> {
+    return this.kernel.convergence(opts);
   }
 
   async backboneTap(): Promise<BackboneTapResult | undefined> {

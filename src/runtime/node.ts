@@ -6,6 +6,7 @@ import type { Topology } from '../sim/topology/types.ts';
 import { SingleThreadLab, type Lab, type LabOptions, type RuntimeKind } from './lab.ts';
 import { startTsWorker } from './node-worker.ts';
 import { chooseDataplane } from './dataplane.ts';
+import { installNodeCrypto } from './node-crypto.ts';
 import { WorkerLab, WORKERS_MAX_DEFAULT } from './worker-lab.ts';
 
 export interface NodeLabOptions extends LabOptions {
@@ -15,6 +16,7 @@ export interface NodeLabOptions extends LabOptions {
 }
 
 export async function createLab(topology: Topology, options: NodeLabOptions = {}): Promise<Lab> {
+  installNodeCrypto();
   if ((options.runtime ?? 'single') === 'single') {
     const dp = await chooseDataplane(options.dataplane ?? 'wasm');
     if (dp.fallbackReason) console.warn(`[vpnlab] WASM data plane unavailable (${dp.fallbackReason}); using the TypeScript reference`);

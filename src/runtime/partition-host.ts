@@ -9,7 +9,7 @@ import type { TapRecord } from '../sim/link.ts';
 import { createSimNode } from '../sim/node-config.ts';
 import { Partition, type TraceEntry, type RemoteFrame } from '../sim/partition.ts';
 import type { DirCounters } from '../sim/snapshot.ts';
-import { ConvergenceProbe, type ConvergenceCounts } from '../sim/convergence.ts';
+import { ConvergenceProbe, type ConvergenceOptions, type ConvergenceShare } from '../sim/convergence.ts';
 import type { BackboneTapParts } from '../sim/backbone-tap.ts';
 import type { Topology } from '../sim/topology/types.ts';
 import { decodeBatch, encodeBatch } from './frame-batch.ts';
@@ -124,10 +124,10 @@ export class PartitionHost {
   }
 
   /** This partition's share of the convergence check (kept between calls: see ConvergenceProbe). */
-  convergence(): ConvergenceCounts {
+  convergence(opts: ConvergenceOptions = {}): ConvergenceShare {
     const part = this.partition();
     this.probe ??= new ConvergenceProbe(part.topology);
-    return part.convergence(this.probe);
+    return part.convergence(this.probe, opts);
   }
 
   backboneTapParts(): BackboneTapParts | undefined {

@@ -9,7 +9,7 @@ import type { NodeCommand } from '../lib/sans-io.ts';
 import type { NodeSnapshot } from '../node/types.ts';
 import { encodePcap } from '../sim/pcap.ts';
 import { mergeBackboneTaps, type BackboneTapResult } from '../sim/backbone-tap.ts';
-import { addCounts, checkFromCounts, zeroCounts, type ConvergenceCheck } from '../sim/convergence.ts';
+import { checkFromShares, type ConvergenceCheck, type ConvergenceOptions } from '../sim/convergence.ts';
 import { mergeTrace, sortTap } from '../sim/partition.ts';
 import { buildSnapshot, type DirCounters, type LabSnapshot } from '../sim/snapshot.ts';
 import type { Topology } from '../sim/topology/types.ts';
@@ -282,9 +282,8 @@ export class WorkerLab implements Lab {
     return buildSnapshot(this.topology, this.nowUs, events, nodes, dirs);
   }
 
-  async convergence(): Promise<ConvergenceCheck> {
-    const parts = await this.guard(this.hosts.map((h) => h.convergence()));
-    return checkFromCounts(parts.reduce(addCounts, zeroCounts()));
+  async convergence(opts: ConvergenceOptions = {}): Promise<ConvergenceCheck> {
+    return checkFromShares(await this.guard(this.hosts.map((h) => h.convergence(opts))));
   }
 
   async backboneTap(): Promise<BackboneTapResult | undefined> {

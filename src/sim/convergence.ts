@@ -105,6 +105,21 @@ export interface ConvergenceCheck {
   /** SA condition of the mode (see `expectedState`), summed over CEs; 0/0 in l3vpn. */
   sas: { present: number; expected: number };
   ok: boolean;
+  /**
+   * Asked with `untilMiss` and not converged: the check stopped at the first node not in place, so
+   * only `ok` (false) means anything; the counts are that far only.
+   */
+  partial?: true;
+}
+
+/** How a convergence check may be taken. */
+export interface ConvergenceOptions {
+  /**
+   * Stop at the first node not in place (the answer is then `ok: false`, `partial`). A run samples
+   * convergence after every slice but needs full counts only at the end; this keeps the samples
+   * taken while a thousand members fill their RIBs from reading every one of them each time.
+   */
+  untilMiss?: boolean;
 }
 
 export interface CeExpectation {
@@ -182,13 +197,32 @@ export function nodeCounts(mode: Topology['mode'], n: NodeSnapshot, e: CeExpecta
   return c;
 }
 
-export function checkFromCounts(c: ConvergenceCounts): ConvergenceCheck {
+/** The counts say everything is in place (for one node, or summed). */
+export function countsOk(c: ConvergenceCounts): boolean {
+  return c.established === c.total && c.routesPresent === c.routesExpected && c.sasPresent === c.sasExpected;
+}
+
+export function checkFromCounts(c: ConvergenceCounts, partial = false): ConvergenceCheck {
   return {
     sessions: { established: c.established, total: c.total },
     routes: { present: c.routesPresent, expected: c.routesExpected },
     sas: { present: c.sasPresent, expected: c.sasExpected },
-    ok: c.established === c.total && c.routesPresent === c.routesExpected && c.sasPresent === c.sasExpected,
+    ok: !partial && countsOk(c),
+    ...(partial ? { partial: true as const } : {}),
   };
+}
+
+/** A partition's share: its counts, and whether it stopped early at a node not in place (untilMiss). */
+export interface ConvergenceShare {
+  counts: ConvergenceCounts;
+  partial: boolean;
+}
+
+/** Sums partitions' shares into one check (partial if any stopped early). */
+export function checkFromShares(shares: readonly ConvergenceShare[]): ConvergenceCheck {
+  const sum = zeroCounts();
+  for (const s of shares) addCounts(sum, s.counts);
+  return checkFromCounts(sum, shares.some((s) => s.partial));
 }
 
 export function checkConvergence(topology: Topology, snap: LabSnapshot, expected: CeExpectation[] = expectedState(topology)): ConvergenceCheck {
@@ -208,6 +242,8 @@ export function checkConvergence(topology: Topology, snap: LabSnapshot, expected
 export class ConvergenceProbe {
   private readonly expected: Map<number, CeExpectation>;
   private readonly kept = new Map<number, { version: number; counts: ConvergenceCounts }>();
+  /** The node an `untilMiss` check stopped at last: asked first next time (it is likely still not in place). */
+  private lastMiss: [number, SimNode] | undefined;
   /** Node snapshots built by the last `counts` call (the rest were reused). */
   lastRead = 0;
 
@@ -216,22 +252,39 @@ export class ConvergenceProbe {
   }
 
   counts(nodes: Iterable<[number, SimNode]>): ConvergenceCounts {
+    return this.share(nodes, {}).counts;
+  }
+
+  /** This set of nodes' share; with `untilMiss`, stops at the first node not in place (asking last time's first). */
+  share(nodes: Iterable<[number, SimNode]>, opts: ConvergenceOptions): ConvergenceShare {
     const sum = zeroCounts();
     this.lastRead = 0;
-    for (const [i, node] of nodes) {
-      const version = node.stateVersion?.();
-      const k = this.kept.get(i);
-      if (version !== undefined && k && k.version === version) {
-        addCounts(sum, k.counts);
-        continue;
-      }
-      const c = nodeCounts(this.topology.mode, node.snapshot('convergence'), this.expected.get(i));
-      this.lastRead++;
-      if (version !== undefined) this.kept.set(i, { version, counts: c });
-      else this.kept.delete(i);
-      addCounts(sum, c);
+    if (opts.untilMiss && this.lastMiss) {
+      const [i, node] = this.lastMiss;
+      const c = this.nodeShare(i, node);
+      if (!countsOk(c)) return { counts: addCounts(sum, c), partial: true };
+      this.lastMiss = undefined;
     }
-    return sum;
+    for (const [i, node] of nodes) {
+      const c = this.nodeShare(i, node);
+      addCounts(sum, c);
+      if (opts.untilMiss && !countsOk(c)) {
+        this.lastMiss = [i, node];
+        return { counts: sum, partial: true };
+      }
+    }
+    return { counts: sum, partial: false };
+  }
+
+  private nodeShare(i: number, node: SimNode): ConvergenceCounts {
+    const version = node.stateVersion?.();
+    const k = this.kept.get(i);
+    if (version !== undefined && k && k.version === version) return k.counts;
+    const c = nodeCounts(this.topology.mode, node.snapshot('convergence'), this.expected.get(i));
+    this.lastRead++;
+    if (version !== undefined) this.kept.set(i, { version, counts: c });
+    else this.kept.delete(i);
+    return c;
   }
 }
 

@@ -11,7 +11,7 @@ import type { NodeDataplane } from '../node/types.ts';
 import { buildSnapshot, type LabSnapshot } from './snapshot.ts';
 import type { Topology } from './topology/types.ts';
 import { mergeBackboneTaps, type BackboneTapResult } from './backbone-tap.ts';
-import { ConvergenceProbe, checkFromCounts, type ConvergenceCheck } from './convergence.ts';
+import { ConvergenceProbe, checkFromShares, type ConvergenceCheck, type ConvergenceOptions } from './convergence.ts';
 
 export interface KernelOptions {
   trace?: boolean;
@@ -74,9 +74,9 @@ export class Kernel {
   }
 
   /** The convergence check now, as `checkConvergence(topology, snapshot())` gives it, reading only nodes that changed. */
-  convergence(): ConvergenceCheck {
+  convergence(opts: ConvergenceOptions = {}): ConvergenceCheck {
     this.probe ??= new ConvergenceProbe(this.topology);
-    return checkFromCounts(this.part.convergence(this.probe));
+    return checkFromShares([this.part.convergence(this.probe, opts)]);
   }
 
   /** The backbone tap counted so far (equal to analyseBackbone over the backbone captures), if enabled. */

@@ -9,7 +9,7 @@ import { compareKeys, EVENT_CLASS, EventQueue, type EventKey } from './event-que
 import { LinkDirection, dirIndex, type LinkDirCounters, type TapRecord } from './link.ts';
 import type { SimNode, NodeSnapshot } from '../node/types.ts';
 import type { Topology } from './topology/types.ts';
-import type { ConvergenceCounts, ConvergenceProbe } from './convergence.ts';
+import type { ConvergenceOptions, ConvergenceProbe, ConvergenceShare } from './convergence.ts';
 import { BackboneTap, backboneLinks, type BackboneTapParts } from './backbone-tap.ts';
 
 /** Builds the node with this index (the same function runs in every worker). */
@@ -162,8 +162,8 @@ export class Partition {
   }
 
   /** This partition's share of the convergence check (see ConvergenceProbe). */
-  convergence(probe: ConvergenceProbe): ConvergenceCounts {
-    return probe.counts(this.nodes);
+  convergence(probe: ConvergenceProbe, opts: ConvergenceOptions = {}): ConvergenceShare {
+    return probe.share(this.nodes, opts);
   }
 
   /** Counters of the link directions this partition owns, by direction index. */

@@ -18,18 +18,31 @@ export interface TcpFlowPlan {
 /** The tcp flows of node `nodeIndex`; undefined when it has none (then it needs no TcpApp for them). */
 export function tcpFlowPlan(topology: Topology, nodeIndex: number): TcpFlowPlan | undefined {
   const node = topology.nodes[nodeIndex]!;
-  const own = new Set<number>();
-  for (const l of topology.links) for (const e of [l.a, l.b]) if (e.nodeIndex === nodeIndex) own.add(e.addr);
-  if (node.loopback !== undefined) own.add(node.loopback);
+  // Every node asks, so the common case (no tcp flow at all) costs nothing, and the node's own
+  // addresses (a walk over every link) are found only when a flow names an address.
+  const tcp = topology.traffic.filter((t) => t.kind === 'tcp');
+  if (tcp.length === 0) return undefined;
+  let own: Set<number> | undefined;
+  const owns = (addr: number): boolean => {
+    if (!own) {
+      own = new Set<number>();
+      for (const l of topology.links) {
+        if (l.a.nodeIndex === nodeIndex) own.add(l.a.addr);
+        if (l.b.nodeIndex === nodeIndex) own.add(l.b.addr);
+      }
+      if (node.loopback !== undefined) own.add(node.loopback);
+    }
+    return own.has(addr);
+  };
   const clients: TcpFlowConfig[] = [];
   const ports = new Set<number>();
-  for (const t of topology.traffic) {
+  for (const t of tcp) {
     if (t.kind !== 'tcp') continue;
     if (t.from === node.id) {
       const { from: _from, toLabel: _label, ...flow } = t;
       clients.push(flow);
     }
-    const target = IPV4_PATTERN.test(t.toLabel) ? own.has(t.to) : t.toLabel === node.id;
+    const target = IPV4_PATTERN.test(t.toLabel) ? owns(t.to) : t.toLabel === node.id;
     if (target) ports.add(t.dstPort);
   }
   if (clients.length === 0 && ports.size === 0) return undefined;

@@ -120,8 +120,13 @@ describe(`report (seed ${SEED})`, () => {
         if (at === 5_000_000) k.command(ceA, { kind: 'crash' });
         if (at === 5_500_000) k.command(ceA, { kind: 'restart' });
         // Probe first (it must not rely on the snapshot having been built), then the full check.
+        const early = k.convergence({ untilMiss: true });
         const fast = k.convergence();
         expect(fast, `${mode} at ${at} µs`).toEqual(checkConvergence(t, k.snapshot()));
+        // Stopping at the first node not in place gives the same verdict; full counts when converged.
+        expect(early.ok, `${mode} at ${at} µs (untilMiss)`).toBe(fast.ok);
+        if (fast.ok) expect(early).toEqual(fast);
+        else expect(early.partial).toBe(true);
         if (fast.ok) oks++;
       }
       expect(oks, mode).toBeGreaterThan(0);

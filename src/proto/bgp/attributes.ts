@@ -184,8 +184,9 @@ function decodeU32(r: Reader): Result<number, Fault> {
 
 function decodeU32List(r: Reader): Result<number[], Fault> {
   if (r.left === 0 || r.left % 4 !== 0) return lengthFault(r, 'a non-zero multiple of 4');
-  const out: number[] = [];
-  while (r.left > 0) out.push(r.u32());
+  // Sized up front: decoded lists live in every RIB entry, and a pushed-into array keeps spare slots.
+  const out = new Array<number>(r.left / 4);
+  for (let i = 0; i < out.length; i++) out[i] = r.u32();
   return ok(out);
 }
 
@@ -193,7 +194,11 @@ function malformed(m: string): Result<never, Fault> {
   return fault(UPDATE_MESSAGE_ERROR.MALFORMED_AS_PATH, m);
 }
 
+/** The empty AS_PATH (iBGP-learned routes), one shared frozen value: RIBs hold a million of them. */
+const NO_SEGMENTS: AsPathSegment[] = Object.freeze([]) as unknown as AsPathSegment[];
+
 function decodeAsPath(r: Reader, asSize: 2 | 4): Result<AsPathSegment[], Fault> {
+  if (r.left === 0) return ok(NO_SEGMENTS);
   const segments: AsPathSegment[] = [];
   while (r.left > 0) {
     // RFC 7606 §7.2: underrun (one octet left), unrecognized segment type, zero length, overrun.
@@ -207,7 +212,7 @@ function decodeAsPath(r: Reader, asSize: 2 | 4): Result<AsPathSegment[], Fault> 
     for (let i = 0; i < count; i++) asNumbers[i] = asSize === 4 ? r.u32() : r.u16();
     segments.push({ type, asNumbers });
   }
-  return ok(segments);
+  return ok(segments.length === 1 ? [segments[0]!] : segments);
 }
 
 function encodeAsPath(w: Writer, segments: readonly AsPathSegment[], asSize: 2 | 4): void {
@@ -436,8 +441,8 @@ const DESCRIPTORS: { [K in KnownAttributeName]: AttributeDescriptor<K> } = {
     rfc: 'RFC 7606 §7.14',
     decode: (r) => {
       if (r.left === 0 || r.left % EXTENDED_COMMUNITY_LENGTH !== 0) return lengthFault(r, 'a non-zero multiple of 8');
-      const out: ExtendedCommunity[] = [];
-      while (r.left > 0) out.push(decodeExtendedCommunity(r));
+      const out = new Array<ExtendedCommunity>(r.left / EXTENDED_COMMUNITY_LENGTH);
+      for (let i = 0; i < out.length; i++) out[i] = decodeExtendedCommunity(r);
       return ok(out);
     },
     encode: (w, v) => {
@@ -498,6 +503,73 @@ export interface DecodedAttributes {
  * is then mandatory, RFC 4760 §3, and otherwise ignored).
  */
 export function decodePathAttributes(r: Reader, ctx: CodecContext, nlriFieldPresent: boolean): Result<DecodedAttributes, BgpDecodeError> {
+  const field = r.span(r.offset, r.offset + r.left);
+  const known = attributeMemo.get(field, ctx.as4, nlriFieldPresent);
+  if (known) {
+    r.rest();
+    return ok(known);
+  }
+  const res = walkPathAttributes(r, ctx, nlriFieldPresent);
+  if (res.ok && res.value.errors.length === 0) return ok(attributeMemo.put(field.slice(), ctx.as4, nlriFieldPresent, res.value));
+  return res;
+}
+
+/**
+ * The error-free attribute walks seen lately, by their octets (and the context that shaped them). A
+ * route reflector sends the same UPDATE to every client, so a thousand members in one thread decode
+ * the same fields a thousand times: they get one decoded value, frozen, and the RIB can share the
+ * attributes built from it (router.ts). Pure memoisation: the result is what the walk would give.
+ */
+class AttributeMemo {
+  private readonly buckets = new Map<number, { bytes: Uint8Array; as4: boolean; nlri: boolean; value: DecodedAttributes }[]>();
+  private size = 0;
+
+  constructor(private readonly max: number) {}
+
+  get(bytes: Uint8Array, as4: boolean, nlri: boolean): DecodedAttributes | undefined {
+    const list = this.buckets.get(fnv1a(bytes));
+    if (!list) return undefined;
+    for (const e of list) if (e.as4 === as4 && e.nlri === nlri && equalOctets(e.bytes, bytes)) return e.value;
+    return undefined;
+  }
+
+  put(bytes: Uint8Array, as4: boolean, nlri: boolean, value: DecodedAttributes): DecodedAttributes {
+    if (this.size >= this.max) {
+      this.buckets.clear();
+      this.size = 0;
+    }
+    // Frozen so that a consumer that tried to change a shared value would throw, not corrupt others.
+    for (const a of value.attributes) {
+      if (Array.isArray(a.value)) Object.freeze(a.value);
+      Object.freeze(a);
+    }
+    const frozen: DecodedAttributes = Object.freeze({ attributes: Object.freeze(value.attributes) as PathAttribute[], errors: Object.freeze(value.errors) as BgpDecodeError[] });
+    const h = fnv1a(bytes);
+    const list = this.buckets.get(h);
+    if (list) list.push({ bytes, as4, nlri, value: frozen });
+    else this.buckets.set(h, [{ bytes, as4, nlri, value: frozen }]);
+    this.size++;
+    return frozen;
+  }
+}
+
+/** Distinct attribute fields kept (a thread's share of a 1000-member group's reflected routes fits). */
+const ATTRIBUTE_MEMO_MAX = 8192;
+const attributeMemo = new AttributeMemo(ATTRIBUTE_MEMO_MAX);
+
+function fnv1a(b: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+function equalOctets(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function walkPathAttributes(r: Reader, ctx: CodecContext, nlriFieldPresent: boolean): Result<DecodedAttributes, BgpDecodeError> {
   const attributes: PathAttribute[] = [];
   const errors: BgpDecodeError[] = [];
   const seen = new Uint32Array(8); // a bit per type code

@@ -151,7 +151,8 @@ export class RouteAttributes {
     this.localPref = localPref;
     this.originatorId = originatorId;
     this.clusterList = clusterList;
-    this.others = others ?? NONE;
+    // Exact-size copies: a pushed-into array keeps spare slots, and RIBs hold one of these per path.
+    this.others = others ? others.slice() : NONE;
     this.communities = communities;
     this.extendedCommunities = ext;
     let rts: string[] | undefined;
@@ -160,7 +161,7 @@ export class RouteAttributes {
       if (ec.type === 'ROUTE_TARGET') (rts ??= []).push(routeTargetKey(ec));
       else if (ec.type === 'SECURITY_GATEWAY_IDENTITY' && !sgi) sgi = ec;
     }
-    this.routeTargetKeys = rts ?? NONE;
+    this.routeTargetKeys = rts ? rts.slice() : NONE;
     this.securityGatewayIdentity = sgi;
     this.exportCache = undefined;
   }

@@ -146,6 +146,8 @@ export interface RouteView {
   /** Why the route takes no part in the decision process (`explain` adds an unreachable NEXT_HOP). */
   ineligible: IneligibleReason | undefined;
   readonly securityGatewayIdentity: SecurityGatewayIdentity | undefined;
+  /** The EXTENDED_COMMUNITIES values (route targets and all), without building `attributes`. */
+  readonly extendedCommunities: readonly ExtendedCommunity[];
 }
 
 /**
@@ -241,6 +243,27 @@ type Candidate = DecisionCandidate & { path: Path };
 
 const FAMILIES: readonly Family[] = ['ipv4-unicast', 'vpn-ipv4', 'rt-membership'];
 
+/**
+ * Update group ids, unique in the thread (not per router): RouteAttributes may be shared between
+ * routers (sharedAttributes) and cache their exported form per group id.
+ */
+let updateGroupIds = 0;
+
+/**
+ * RouteAttributes built from a frozen attribute list (the codec's memo hands one list to every
+ * receiver of the same UPDATE octets), one per list and kind of next hop, shared by every router in
+ * the thread: a reflected route held by a thousand members is one object, not a thousand. Lists
+ * that are not frozen (filtered for an external peer, built locally) get their own, as before.
+ */
+const attributesByList = new WeakMap<readonly PathAttribute[], { nlri?: RouteAttributes; mp?: RouteAttributes }>();
+
+function sharedAttributes(list: readonly PathAttribute[], kind: 'nlri' | 'mp', build: () => RouteAttributes): RouteAttributes {
+  if (!Object.isFrozen(list)) return build();
+  let e = attributesByList.get(list);
+  if (!e) attributesByList.set(list, (e = {}));
+  return (e[kind] ??= build());
+}
+
 export class BgpRouter {
   readonly localAs: number;
   readonly routerId: number;
@@ -264,7 +287,6 @@ export class BgpRouter {
   private queue: Batch[] = [];
   private queueHead = 0;
   private importSources = 0;
-  private groupIds = 0;
   /** Grows with every input that may change a RIB (see `version`). */
   private changes = 0;
   private readonly counters: BgpRouterStats = {
@@ -417,13 +439,13 @@ export class BgpRouter {
     const list = inboundAttributes(u.pathAttributes, p, p.as4);
     if (u.nlri.length) {
       const nh = getAttribute(u.pathAttributes, 'NEXT_HOP');
-      const attrs = new RouteAttributes(list, nh ? nh.value : 0);
+      const attrs = sharedAttributes(list, 'nlri', () => new RouteAttributes(list, nh ? nh.value : 0));
       const asWithdraw = treatAsWithdraw || nh === undefined || leftmostAsMismatch(attrs, p, p.config.asNumber);
       this.announce(p, 'ipv4-unicast', u.nlri, attrs, asWithdraw, result);
     }
     if (mpReach && mpReach.value.family !== 'other') {
       const v = mpReach.value;
-      const attrs = new RouteAttributes(list, v.nextHop);
+      const attrs = sharedAttributes(list, 'mp', () => new RouteAttributes(list, v.nextHop));
       const asWithdraw = treatAsWithdraw || leftmostAsMismatch(attrs, p, p.config.asNumber);
       this.announce(p, v.family, v.nlri as NlriOf[Family][], attrs, asWithdraw, result);
     }
@@ -867,7 +889,7 @@ export class BgpRouter {
     let group = this.groups.get(key);
     if (!group) {
       const tables = g.vrf !== undefined ? (g.families.includes('ipv4-unicast') ? [p.vrf!.table] : []) : g.families.map((f) => this.globalTable(f));
-      group = new UpdateGroup(++this.groupIds, key, g, tables, this.policy, this.counters);
+      group = new UpdateGroup(++updateGroupIds, key, g, tables, this.policy, this.counters);
       this.groups.set(key, group);
     }
     p.group = group;
@@ -927,7 +949,8 @@ export class BgpRouter {
     const family = dest.table.family;
     const nlri = nlriOf(dest);
     const best = dest.best;
-    const sgi = exp.out.list.flatMap((a) => (a.type === 'EXTENDED_COMMUNITIES' ? a.value : [])).find((ec): ec is SecurityGatewayIdentity => ec.type === 'SECURITY_GATEWAY_IDENTITY');
+    const ext = exp.out.list.flatMap((a) => (a.type === 'EXTENDED_COMMUNITIES' ? a.value : []));
+    const sgi = ext.find((ec): ec is SecurityGatewayIdentity => ec.type === 'SECURITY_GATEWAY_IDENTITY');
     return {
       family,
       vrf: dest.table.vrf,
@@ -944,6 +967,7 @@ export class BgpRouter {
       eliminatedBy: undefined,
       ineligible: undefined,
       securityGatewayIdentity: sgi,
+      extendedCommunities: ext,
     };
   }
 }
@@ -1006,6 +1030,10 @@ class PathView implements RouteView {
 
   get securityGatewayIdentity(): SecurityGatewayIdentity | undefined {
     return this.path.attrs.securityGatewayIdentity;
+  }
+
+  get extendedCommunities(): readonly ExtendedCommunity[] {
+    return this.path.attrs.extendedCommunities;
   }
 }
 

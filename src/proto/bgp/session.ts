@@ -871,11 +871,13 @@ export class BgpSession {
     return conn;
   }
 
+  private liveConn(a: BgpAction, conn: Conn | undefined): Conn {
+    assert(conn !== undefined && !conn.closed, `fsm: ${a} needs a live connection`);
+    return conn;
+  }
+
   private act(a: BgpAction, conn: Conn | undefined, ctx: EventContext, from: BgpState): void {
-    const c = (): Conn => {
-      assert(conn !== undefined && !conn.closed, `fsm: ${a} needs a live connection`);
-      return conn;
-    };
+    // (liveConn is a method, not a closure made here: act runs for every UPDATE sent.)
     switch (a) {
       case 'initiateConnection': {
         if (this.config.passive) return;
@@ -920,16 +922,16 @@ export class BgpSession {
         this.emit({ kind: 'close', connId: ctx.newConn.id });
         return;
       case 'sendOpen':
-        this.send(c(), this.openBytes, MESSAGE_TYPE.OPEN);
+        this.send(this.liveConn(a, conn), this.openBytes, MESSAGE_TYPE.OPEN);
         return;
       case 'setOpenHoldTimer':
-        c().holdDeadlineUs = this.nowUs + this.config.openHoldTimeS * US_PER_S;
+        this.liveConn(a, conn).holdDeadlineUs = this.nowUs + this.config.openHoldTimeS * US_PER_S;
         return;
       case 'sendKeepalive':
-        this.send(c(), KEEPALIVE_BYTES, MESSAGE_TYPE.KEEPALIVE);
+        this.send(this.liveConn(a, conn), KEEPALIVE_BYTES, MESSAGE_TYPE.KEEPALIVE);
         return;
       case 'setNegotiatedTimers': {
-        const k = c();
+        const k = this.liveConn(a, conn);
         assert(k.peer !== undefined, 'fsm: negotiated timers before the OPEN');
         k.holdTimeUs = k.peer.holdTimeS * US_PER_S;
         k.keepaliveTimeUs = k.peer.keepaliveTimeS * US_PER_S;
@@ -939,38 +941,38 @@ export class BgpSession {
         return;
       }
       case 'restartHoldTimer': {
-        const k = c();
+        const k = this.liveConn(a, conn);
         k.holdDeadlineUs = k.holdTimeUs > 0 ? this.nowUs + k.holdTimeUs : undefined;
         return;
       }
       case 'restartKeepaliveTimer': {
-        const k = c();
+        const k = this.liveConn(a, conn);
         // RFC 4271 §4.4: with a zero Hold Time, KEEPALIVEs "MUST NOT be sent".
         k.keepaliveDeadlineUs = k.keepaliveTimeUs > 0 ? this.nowUs + this.jitter(k.keepaliveTimeUs) : undefined;
         return;
       }
       case 'sendErrorNotification':
         assert(ctx.error !== undefined, `fsm: ${a} without an error`);
-        this.log(`${c().id}: ${ctx.error.toString()}`);
-        this.sendNotification(c(), notificationFor(ctx.error), ctx);
+        this.log(`${this.liveConn(a, conn).id}: ${ctx.error.toString()}`);
+        this.sendNotification(this.liveConn(a, conn), notificationFor(ctx.error), ctx);
         return;
       case 'sendHoldTimerExpired':
         // RFC 4271 §6.5: Error Code Hold Timer Expired, no subcode defined.
-        this.sendNotification(c(), { type: 'NOTIFICATION', errorCode: ERROR_CODE.HOLD_TIMER_EXPIRED, errorSubcode: UNSPECIFIC, data: EMPTY }, ctx);
+        this.sendNotification(this.liveConn(a, conn), { type: 'NOTIFICATION', errorCode: ERROR_CODE.HOLD_TIMER_EXPIRED, errorSubcode: UNSPECIFIC, data: EMPTY }, ctx);
         return;
       case 'sendFsmError':
         // RFC 4271 §6.6, RFC 6608 §3: the subcode names the state that got the unexpected message.
-        this.sendNotification(c(), { type: 'NOTIFICATION', errorCode: ERROR_CODE.FINITE_STATE_MACHINE_ERROR, errorSubcode: fsmErrorSubcode(from), data: EMPTY }, ctx);
+        this.sendNotification(this.liveConn(a, conn), { type: 'NOTIFICATION', errorCode: ERROR_CODE.FINITE_STATE_MACHINE_ERROR, errorSubcode: fsmErrorSubcode(from), data: EMPTY }, ctx);
         return;
       case 'sendCease':
-        this.sendNotification(c(), { type: 'NOTIFICATION', errorCode: ERROR_CODE.CEASE, errorSubcode: ctx.ceaseSubcode ?? CEASE.ADMINISTRATIVE_SHUTDOWN, data: ctx.ceaseData ?? EMPTY }, ctx);
+        this.sendNotification(this.liveConn(a, conn), { type: 'NOTIFICATION', errorCode: ERROR_CODE.CEASE, errorSubcode: ctx.ceaseSubcode ?? CEASE.ADMINISTRATIVE_SHUTDOWN, data: ctx.ceaseData ?? EMPTY }, ctx);
         return;
       case 'sendCollisionCease':
         // RFC 4271 §6.8 "sending the NOTIFICATION message with the Error Code Cease"; RFC 4486 §4 subcode 7.
-        this.sendNotification(c(), { type: 'NOTIFICATION', errorCode: ERROR_CODE.CEASE, errorSubcode: CEASE.CONNECTION_COLLISION_RESOLUTION, data: EMPTY }, ctx);
+        this.sendNotification(this.liveConn(a, conn), { type: 'NOTIFICATION', errorCode: ERROR_CODE.CEASE, errorSubcode: CEASE.CONNECTION_COLLISION_RESOLUTION, data: EMPTY }, ctx);
         return;
       case 'dropConnection': {
-        const k = c();
+        const k = this.liveConn(a, conn);
         k.closed = true;
         k.holdDeadlineUs = k.keepaliveDeadlineUs = undefined;
         k.rx = EMPTY;
@@ -979,10 +981,10 @@ export class BgpSession {
         return;
       }
       case 'handUpUpdate':
-        this.handUpUpdate(c(), ctx);
+        this.handUpUpdate(this.liveConn(a, conn), ctx);
         return;
       case 'handUpRouteRefresh':
-        this.handUpRouteRefresh(c(), ctx);
+        this.handUpRouteRefresh(this.liveConn(a, conn), ctx);
         return;
     }
   }

@@ -110,15 +110,41 @@ export interface DhGroup {
   sharedSecret(secret: Uint8Array, peerPublic: Uint8Array): Uint8Array | undefined;
 }
 
+/**
+ * X25519 (RFC 7748) as the Curve25519 group computes it: @noble/curves unless a runtime installs a
+ * faster implementation of the same function (the Node runtime installs node:crypto's, about ten
+ * times faster, which matters when a thousand members register). Both throw for bad input.
+ */
+export interface X25519Backend {
+  readonly name: string;
+  publicKey(secret: Uint8Array): Uint8Array;
+  sharedSecret(secret: Uint8Array, peerPublic: Uint8Array): Uint8Array;
+}
+
+export const NOBLE_X25519: X25519Backend = {
+  name: 'noble',
+  publicKey: (secret) => x25519.getPublicKey(secret),
+  sharedSecret: (secret, peerPublic) => x25519.getSharedSecret(secret, peerPublic),
+};
+
+let x25519Backend: X25519Backend = NOBLE_X25519;
+
+/** Installs `backend` for every later X25519 computation in this thread; returns the one it replaces. */
+export function useX25519Backend(backend: X25519Backend): X25519Backend {
+  const before = x25519Backend;
+  x25519Backend = backend;
+  return before;
+}
+
 const CURVE25519: DhGroup = {
   id: DH_CURVE25519,
   publicBytes: 32,
   secretFrom: (random) => random.slice(0, 32),
-  publicKey: (secret) => x25519.getPublicKey(secret),
+  publicKey: (secret) => x25519Backend.publicKey(secret),
   sharedSecret(secret, peerPublic) {
     if (peerPublic.length !== 32) return undefined;
     try {
-      const s = x25519.getSharedSecret(secret, peerPublic);
+      const s = x25519Backend.sharedSecret(secret, peerPublic);
       // RFC 8031 §2: an all-zero result MUST be rejected (noble throws for it already).
       return s.every((b) => b === 0) ? undefined : s;
     } catch {
