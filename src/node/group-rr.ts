@@ -25,15 +25,16 @@ export const REFLECT_INTERVAL_US = 100_000;
 export const SNAPSHOT_ROUTES_MAX = 64;
 
 /**
- * A summarised RIB (past SNAPSHOT_ROUTES_MAX): each Loc-RIB as the list of its prefixes (shared
- * strings: O(routes), not the 10⁶ paths of the Adj-RIBs-Out), so every reader that takes a RIB's
- * size as its list's length (the report's ribSizes, the console) reads the right count. No
- * Adj-RIB-In (the report leaves it out of its totals). The convergence check reads no RIB here (a
- * member's learned prefixes are its data plane's): it gets only the Loc-RIB count.
+ * A summarised RIB (past SNAPSHOT_ROUTES_MAX). On the S/R (`lists`): each Loc-RIB as the list of its
+ * prefixes (shared strings: O(routes), not the 10⁶ paths of its Adj-RIBs-Out), so every reader that
+ * takes a RIB's size as its list's length (the report's ribSizes, the console) reads the right count.
+ * No Adj-RIB-In (the report leaves it out of its totals). Elsewhere (a member: N members × N routes
+ * would cost O(N²) per snapshot), and for the convergence check (it reads no RIB here: a member's
+ * learned prefixes are its data plane's), the Loc-RIB count only.
  */
-function summarizedRib(routers: readonly BgpRouter[], purpose: SnapshotPurpose | undefined): Record<string, unknown> {
+function summarizedRib(routers: readonly BgpRouter[], purpose: SnapshotPurpose | undefined, lists: boolean): Record<string, unknown> {
   const stats = sumStats(routers.map((r) => r.stats()));
-  if (purpose === 'convergence') return { locRib: { 'ipv4-unicast': routers.reduce((n, r) => n + r.locRibSize('ipv4-unicast'), 0) }, summarized: true, stats };
+  if (purpose === 'convergence' || !lists) return { locRib: { 'ipv4-unicast': routers.reduce((n, r) => n + r.locRibSize('ipv4-unicast'), 0) }, summarized: true, stats };
   const prefixes = (family: 'ipv4-unicast' | 'vpn-ipv4') => routers.flatMap((r) => r.locRib(family).map((v) => (v.prefix ? sharedPrefixText(v.prefix as Ipv4Prefix) : v.nlri)));
   return { locRib: { 'ipv4-unicast': prefixes('ipv4-unicast'), 'vpn-ipv4': prefixes('vpn-ipv4') }, summarized: true, stats };
 }
@@ -67,7 +68,7 @@ export class PacedProcessor implements RouteProcessor {
     if (inner instanceof GroupReflector) return inner.snapshot(purpose, this.intervalUs === 0);
     const routes = inner.router.locRibSize('ipv4-unicast');
     if (routes <= SNAPSHOT_ROUTES_MAX) return inner.snapshot(purpose, this.intervalUs === 0);
-    return summarizedRib([inner.router], purpose);
+    return summarizedRib([inner.router], purpose, this.intervalUs > 0);
   }
 
   version(): number {
@@ -246,7 +247,7 @@ export class GroupReflector implements RouteProcessor {
    */
   snapshot(purpose?: SnapshotPurpose, withAdjRibOut = true): Record<string, unknown> {
     const routers = this.groups.map((r) => r.router);
-    if (routers.reduce((n, r) => n + r.locRibSize('ipv4-unicast'), 0) > SNAPSHOT_ROUTES_MAX) return summarizedRib(routers, purpose);
+    if (routers.reduce((n, r) => n + r.locRibSize('ipv4-unicast'), 0) > SNAPSHOT_ROUTES_MAX) return summarizedRib(routers, purpose, true);
     const merged: Record<string, unknown> = {};
     this.groups.forEach((r, g) => {
       const snap = r.snapshot(purpose, withAdjRibOut);
