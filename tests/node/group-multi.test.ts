@@ -8,6 +8,7 @@ import { decodePcap } from '../../src/sim/pcap.ts';
 import { decodeIpv4, IP_PROTO_ESP, IP_PROTO_UDP } from '../../src/proto/ip/index.ts';
 import { formatIpv4 } from '../../src/lib/addr.ts';
 import { groupPlan } from '../../src/sim/group-plan.ts';
+import { checkConvergence, expectedState } from '../../src/sim/convergence.ts';
 import type { Topology } from '../../src/sim/topology/types.ts';
 import type { LabSnapshot } from '../../src/sim/snapshot.ts';
 
@@ -128,6 +129,11 @@ describe('one S/R serving two groups, a CE in both (seed 001 with several groups
       expect(red.has(spiHex(x.groups![0]!.outboundSpi!))).toBe(true);
       expect(blue.has(spiHex(x.groups![1]!.outboundSpi!))).toBe(true);
       expect(s.nodes.find((n) => n.id === 'ce-x')!.espSas.filter((a) => a.src === '*').length).toBeGreaterThanOrEqual(2);
+      // The run's convergence condition: one group SA per group of each CE (2 for ce-x), every route of its groups.
+      const x9 = expectedState(t).find((e) => t.nodes[e.nodeIndex]!.id === 'ce-x')!;
+      expect(x9.sasNeeded).toBe(2);
+      expect(x9.remotePrefixes.sort()).toEqual(['10.1.0.0/24', '10.2.0.0/24', '10.3.0.0/24', '10.4.0.0/24']);
+      expect(checkConvergence(t, s).ok).toBe(true);
 
       // Routes of one group never reach the other's members: BGP RIBs and SPDs.
       expect(learned(s, 'ce-a')).toEqual(['10.2.0.0/24', '10.9.0.0/24']);

@@ -728,6 +728,28 @@ function resolve(parts: Parts, errs: Errors, seed: number): Resolved | undefined
     else errs.add(['groups', i, 'groupId'], `expected auto-discovery groups of one S/R to differ in the low 16 bits of their group id (their route target is <S/R AS>:<those bits>), got ${g.groupId} (groups[${groupAt[other]}].groupId is ${groups[other]!.groupId}, also served by ${quote(g.sr)})`);
   });
 
+  // A CE in several groups files each reflected route under its group by prefix: the same trusted
+  // subnet at two other members of its groups (in different groups) would be two routes it cannot tell apart.
+  const groupsOfCe = new Map<string, number[]>();
+  groups.forEach((g, gi) => g.members.forEach((m) => groupsOfCe.set(m, [...new Set([...(groupsOfCe.get(m) ?? []), gi])])));
+  for (const [ce, gis] of groupsOfCe) {
+    if (gis.length < 2) continue;
+    const owner = new Map<string, { node: string; gi: number }>();
+    for (const gi of gis) {
+      for (const m of groups[gi]!.members) {
+        if (m === ce) continue;
+        for (const p of nodeById.get(m)?.v.trustedSubnets ?? []) {
+          const o = owner.get(p);
+          if (!o) owner.set(p, { node: m, gi });
+          else if (o.node !== m && o.gi !== gi) {
+            const g = groups[gi]!;
+            errs.add(['groups', groupAt[gi]!, 'members', g.members.indexOf(ce)], `expected the members of ${quote(ce)}'s groups to have distinct trusted subnets (it is in several groups), got ${p} at ${quote(m)} here and at ${quote(o.node)} in groups[${groupAt[o.gi]}]`);
+          }
+        }
+      }
+    }
+  }
+
   // --- traffic
   const traffic: TrafficDef[] = [];
   for (const { i, v } of parts.traffic) {

@@ -414,6 +414,26 @@ ${groups}
     ]);
   });
 
+  it('refuses a CE in two groups whose other members share a trusted subnet (it could not tell the routes apart)', () => {
+    const r = loadTopology(`name: g
+mode: group
+nodes:
+  - { id: a, role: ce, trustedSubnets: [10.1.0.0/24] }
+  - { id: b, role: ce, trustedSubnets: [10.2.0.0/24] }
+  - { id: c, role: ce, trustedSubnets: [10.2.0.0/24] }
+  - { id: d, role: ce, trustedSubnets: [10.4.0.0/24] }
+  - { id: s, role: sr }
+groups:
+  - { groupId: 1, members: [a, b, d] }
+  - { groupId: 2, members: [c, a] }
+  - { groupId: 3, members: [b, d] }
+`);
+    // b and c, in different groups of a, both hold 10.2.0.0/24. b is in two groups too, with no clash.
+    expect(lines(r)).toEqual([
+      'groups[1].members[1]: expected the members of "a"\'s groups to have distinct trusted subnets (it is in several groups), got 10.2.0.0/24 at "c" here and at "b" in groups[0]',
+    ]);
+  });
+
   it('refuses, at the field, a CE whose groups have S/Rs in different ASes and two auto groups of one S/R sharing a route target', () => {
     const r = loadTopology(
       file(
