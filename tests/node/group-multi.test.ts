@@ -267,4 +267,25 @@ describe('one S/R serving two groups, a CE in both (seed 001 with several groups
     }
     for (const f of s.flows) expect(f.received, `${f.from}->${f.to}`).toBe(f.from === 'h-a' && f.to === 'h-c' ? 0 : f.sent);
   });
+
+  it('a CE joining a second group of its S/R while its session is up: the group\'s routes reach it, its own reach the group, no restart', () => {
+    const t = topology({
+      groups: ['  - { groupId: 1, name: red, sr: sr, members: [ce-a, ce-b, ce-x] }', '  - { groupId: 2, name: blue, sr: sr, members: [ce-c, ce-d, ce-x], schedule: [{ at: 4s, join: ce-x }] }'].join('\n'),
+      traffic: ['  - { kind: ping, from: h-x, to: h-a, count: 30, interval: 250ms, start: 2s }', '  - { kind: ping, from: h-x, to: h-d, count: 8, interval: 250ms, start: 6s }'].join('\n'),
+    });
+    const k = new Kernel(t);
+    k.runUntil(3_500_000);
+    let s = k.snapshot();
+    expect(gkm(s, 'ce-x').groups!.map((g) => g.state)).toEqual(['registered', 'idle']);
+    expect(learned(s, 'ce-x')).toEqual(['10.1.0.0/24', '10.2.0.0/24']);
+    expect(learned(s, 'ce-c')).toEqual(['10.4.0.0/24']);
+    k.runUntil(10_000_000); // the last ping leaves at 9.25 s
+    s = k.snapshot();
+    expect(gkm(s, 'ce-x').groups!.map((g) => g.state)).toEqual(['registered', 'registered']);
+    expect(learned(s, 'ce-x')).toEqual(['10.1.0.0/24', '10.2.0.0/24', '10.3.0.0/24', '10.4.0.0/24']);
+    expect(learned(s, 'ce-c')).toEqual(['10.4.0.0/24', '10.9.0.0/24']);
+    expect(learned(s, 'ce-a')).toEqual(['10.2.0.0/24', '10.9.0.0/24']);
+    expect(bgp(s, 'ce-x').neighbors.map((n) => [n.name, n.state, n.stats.establishedTransitions])).toEqual([['sr', 'Established', 1]]);
+    for (const f of s.flows) expect(f.received, `${f.from}->${f.to}`).toBe(f.sent);
+  });
 });
