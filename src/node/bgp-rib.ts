@@ -94,12 +94,12 @@ export class RouterProcessor implements RouteProcessor {
    */
   snapshot(purpose?: SnapshotPurpose, withAdjRibOut = true): Record<string, unknown> {
     if (purpose === 'convergence') {
-      const nlri = (r: RouteView) => ({ nlri: r.nlri });
-      return {
-        locRib: { 'ipv4-unicast': this.router.locRib('ipv4-unicast').map(nlri), 'vpn-ipv4': this.router.locRib('vpn-ipv4').map(nlri) },
-        ...(withAdjRibOut ? { adjRibOut: Object.fromEntries(this.peers.map((p) => [p, this.router.adjRibOut(p).map(nlri)])) } : {}),
-        vrfs: Object.fromEntries(this.router.vrfs().map((v) => [v.name, this.router.vrfRib(v.name).map(nlri)])),
-      };
+      // What the check reads (convergence.ts learnedPrefixes): the installed prefixes, as one list of
+      // strings. Not the Adj-RIB-Out: a speaker advertises only what its Loc-RIB holds.
+      const prefixes: string[] = [];
+      for (const t of ['ipv4-unicast', 'vpn-ipv4'] as const) for (const r of this.router.locRib(t)) prefixes.push(r.nlri);
+      for (const v of this.router.vrfs()) for (const r of this.router.vrfRib(v.name)) prefixes.push(r.nlri);
+      return { prefixes };
     }
     const brief = (r: RouteView) => {
       const originator = r.attributes.find((a) => a.type === 'ORIGINATOR_ID');

@@ -84,14 +84,16 @@ export function learnedPrefixes(n: NodeSnapshot): Set<string> {
     const colon = s.lastIndexOf(':');
     if (colon >= 0) out.add(s.slice(colon + 1));
   };
+  // (for…in over snapshot objects: plain JSON-like records, no inherited enumerable keys.)
   const walk = (v: unknown, key: string, depth: number) => {
     if (depth > DEPTH_MAX || key === 'adjRibIn') return;
     if (typeof v === 'string') {
       if (key === 'nlri' || key === 'prefix' || key === 'destination' || ((key === 'routes' || key === 'prefixes') && v.includes('/'))) addText(v);
       return;
     }
-    if (Array.isArray(v)) for (const e of v) walk(e, key, depth + 1);
-    else if (isObj(v)) for (const [k, c] of Object.entries(v)) walk(c, k, depth + 1);
+    if (typeof v !== 'object' || v === null) return;
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) walk(v[i], key, depth + 1);
+    else for (const k in v) walk((v as Json)[k], k, depth + 1);
   };
   for (const snap of Object.values(n.apps)) walk(snap, '', 0);
   return out;
