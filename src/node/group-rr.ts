@@ -251,7 +251,7 @@ export class GroupReflector implements RouteProcessor {
     const merged: Record<string, unknown> = {};
     this.groups.forEach((r, g) => {
       const snap = r.snapshot(purpose, withAdjRibOut);
-      const tag = (v: unknown[]): unknown[] => v.map((x) => ({ group: this.groupIds[g], ...(x as object) }));
+      const tag = (v: unknown[]): unknown[] => v.map((x) => (x && typeof x === 'object' ? { group: this.groupIds[g], ...x } : x)); // routes name their group; bare prefixes stay
       for (const [k, v] of Object.entries(snap)) {
         if (k === 'stats') continue;
         if (Array.isArray(v)) merged[k] = [...((merged[k] as unknown[]) ?? []), ...tag(v)];
