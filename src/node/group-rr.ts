@@ -66,7 +66,7 @@ export class PacedProcessor implements RouteProcessor {
   ribSnapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
     const inner = this.inner;
     if (inner instanceof GroupReflector) return inner.snapshot(purpose, this.intervalUs === 0);
-    const routes = inner.router.locRibSize('ipv4-unicast');
+    const routes = inner.router.locRibSize('ipv4-unicast', SNAPSHOT_ROUTES_MAX);
     if (routes <= SNAPSHOT_ROUTES_MAX) return inner.snapshot(purpose, this.intervalUs === 0);
     return summarizedRib([inner.router], purpose, this.intervalUs > 0);
   }

@@ -33,11 +33,15 @@ export function bgpSessions(n: NodeSnapshot): BgpSessionView[] {
   return out;
 }
 
-/** RIB sizes: every array under an app's `rib`, by its path (`bgp.locRib.ipv4-unicast`, `bgp.vrfs.blue`, …). */
+/**
+ * RIB sizes: every array under an app's `rib`, by its path (`bgp.locRib.ipv4-unicast`,
+ * `bgp.vrfs.blue`, …); a RIB too big to list (`summarized`) may give its size as a number instead.
+ */
 export function ribSizes(n: NodeSnapshot): Record<string, number> {
   const out: Record<string, number> = {};
   const walk = (v: unknown, path: string, depth: number) => {
     if (Array.isArray(v)) out[path] = v.length;
+    else if (typeof v === 'number' && depth > 0 && path.includes('.locRib.')) out[path] = v;
     else if (isObj(v) && depth < 3) for (const [k, c] of Object.entries(v)) if (k !== 'stats') walk(c, `${path}.${k}`, depth + 1);
   };
   for (const [app, snap] of Object.entries(n.apps)) if ('rib' in snap) walk(snap['rib'], `${app}.rib`, 0);

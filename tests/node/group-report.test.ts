@@ -36,6 +36,8 @@ describe('the report reads the summarised RIB sizes right', () => {
     const ce = r.nodes['ce1']!;
     expect(ce.bgp!.rib.summarized).toBe(true);
     expect(ce.bgp!.rib.locRib['ipv4-unicast']).toBe(100);
+    // …which the report reads as the RIB's size.
+    expect(ce.summary.ribSizes['bgp.rib.locRib.ipv4-unicast']).toBe(100);
     // The summary lists the prefixes themselves: every site's LAN once.
     const loc = sr.bgp!.rib.locRib['ipv4-unicast'] as string[];
     expect(new Set(loc).size).toBe(100);

@@ -537,11 +537,11 @@ export class BgpRouter {
     return out;
   }
 
-  /** Number of destinations with a best route in a table. */
-  locRibSize(table: TableRef = 'ipv4-unicast'): number {
+  /** Number of destinations with a best route in a table (counting stops past `stopAfter`). */
+  locRibSize(table: TableRef = 'ipv4-unicast', stopAfter = Infinity): number {
     this.settle();
     let n = 0;
-    for (const d of this.table(table).values()) if (d.best) n++;
+    for (const d of this.table(table).values()) if (d.best && ++n > stopAfter) break;
     return n;
   }
 
