@@ -517,8 +517,10 @@ export function decodePathAttributes(r: Reader, ctx: CodecContext, nlriFieldPres
 /**
  * The error-free attribute walks seen lately, by their octets (and the context that shaped them). A
  * route reflector sends the same UPDATE to every client, so a thousand members in one thread decode
- * the same fields a thousand times: they get one decoded value, frozen, and the RIB can share the
- * attributes built from it (router.ts). Pure memoisation: the result is what the walk would give.
+ * the same fields a thousand times: they get one decoded value, and the RIB can share the attributes
+ * built from it (router.ts; `isSharedAttributeList`). Pure memoisation: the result is what the walk
+ * would give. The shared values are read-only by contract (every consumer builds new lists); they are
+ * not frozen, since V8 iterates frozen arrays on a slow path that allocates per element.
  */
 class AttributeMemo {
   private readonly buckets = new Map<number, { bytes: Uint8Array; as4: boolean; nlri: boolean; value: DecodedAttributes }[]>();
@@ -538,19 +540,21 @@ class AttributeMemo {
       this.buckets.clear();
       this.size = 0;
     }
-    // Frozen so that a consumer that tried to change a shared value would throw, not corrupt others.
-    for (const a of value.attributes) {
-      if (Array.isArray(a.value)) Object.freeze(a.value);
-      Object.freeze(a);
-    }
-    const frozen: DecodedAttributes = Object.freeze({ attributes: Object.freeze(value.attributes) as PathAttribute[], errors: Object.freeze(value.errors) as BgpDecodeError[] });
+    sharedLists.add(value.attributes);
     const h = fnv1a(bytes);
     const list = this.buckets.get(h);
-    if (list) list.push({ bytes, as4, nlri, value: frozen });
-    else this.buckets.set(h, [{ bytes, as4, nlri, value: frozen }]);
+    if (list) list.push({ bytes, as4, nlri, value });
+    else this.buckets.set(h, [{ bytes, as4, nlri, value }]);
     this.size++;
-    return frozen;
+    return value;
   }
+}
+
+const sharedLists = new WeakSet<readonly PathAttribute[]>();
+
+/** True for an attribute list the memo hands to every receiver of the same octets (never to be changed). */
+export function isSharedAttributeList(list: readonly PathAttribute[]): boolean {
+  return sharedLists.has(list);
 }
 
 /** Distinct attribute fields kept (a thread's share of a 1000-member group's reflected routes fits). */

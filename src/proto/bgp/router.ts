@@ -14,7 +14,7 @@ import type { Ipv4Prefix } from '../../lib/addr.ts';
 import { ipv4Mask } from '../../lib/addr.ts';
 import { assert } from '../../lib/errors.ts';
 import type { AsPathSegment, PathAttribute } from './attributes.ts';
-import { ORIGIN_IGP, attribute, getAttribute } from './attributes.ts';
+import { ORIGIN_IGP, attribute, getAttribute, isSharedAttributeList } from './attributes.ts';
 import type { Capability } from './capabilities.ts';
 import { multiprotocol } from './capabilities.ts';
 import type { ExtendedCommunity } from './communities.ts';
@@ -250,15 +250,15 @@ const FAMILIES: readonly Family[] = ['ipv4-unicast', 'vpn-ipv4', 'rt-membership'
 let updateGroupIds = 0;
 
 /**
- * RouteAttributes built from a frozen attribute list (the codec's memo hands one list to every
+ * RouteAttributes built from a shared attribute list (the codec's memo hands one list to every
  * receiver of the same UPDATE octets), one per list and kind of next hop, shared by every router in
- * the thread: a reflected route held by a thousand members is one object, not a thousand. Lists
- * that are not frozen (filtered for an external peer, built locally) get their own, as before.
+ * the thread: a reflected route held by a thousand members is one object, not a thousand. Other
+ * lists (filtered for an external peer, built locally) get their own, as before.
  */
 const attributesByList = new WeakMap<readonly PathAttribute[], { nlri?: RouteAttributes; mp?: RouteAttributes }>();
 
 function sharedAttributes(list: readonly PathAttribute[], kind: 'nlri' | 'mp', build: () => RouteAttributes): RouteAttributes {
-  if (!Object.isFrozen(list)) return build();
+  if (!isSharedAttributeList(list)) return build();
   let e = attributesByList.get(list);
   if (!e) attributesByList.set(list, (e = {}));
   return (e[kind] ??= build());

@@ -14,6 +14,7 @@ import {
   type BgpMessage,
   type CodecContext,
 } from '../../../src/proto/bgp/index.ts';
+import { isSharedAttributeList } from '../../../src/proto/bgp/attributes.ts';
 import { messageArb, show, updateArb } from './arbitraries.ts';
 
 /** Decoded flags differ from generated ones only where the codec chooses them (row flags, Extended Length). */
@@ -122,5 +123,30 @@ describe.each(contexts)('random and mutated bytes never throw (%s)', (_name, ctx
 
   it('mutated valid messages', () => {
     fc.assert(fc.property(mutatedArb(ctx), check), { numRuns: 2000 });
+  });
+});
+
+describe('the attribute memo (one decoded value per attribute field in a thread)', () => {
+  it('the same octets decode to the same shared list, equal to a fresh walk; context and errors are kept apart', () => {
+    fc.assert(
+      fc.property(updateArb(AS4_CONTEXT), (m) => {
+        const bytes = encodeMessage(m, AS4_CONTEXT);
+        const first = decodeMessage(bytes, AS4_CONTEXT);
+        const again = decodeMessage(bytes.slice(), AS4_CONTEXT);
+        if (!first.ok || !again.ok || first.value.message.type !== 'UPDATE' || again.value.message.type !== 'UPDATE') return;
+        const a = first.value.message.pathAttributes;
+        const b = again.value.message.pathAttributes;
+        expect(show(b)).toBe(show(a));
+        // Memoised only when the walk found no error below session reset.
+        if (first.value.errors.length === 0) {
+          expect(b).toBe(a);
+          expect(isSharedAttributeList(a)).toBe(true);
+        } else expect(b).not.toBe(a);
+        // Another context never gets this context's value.
+        const other = decodeMessage(bytes, AS2_CONTEXT);
+        if (a.length > 0 && other.ok && other.value.message.type === 'UPDATE') expect(other.value.message.pathAttributes).not.toBe(a);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
