@@ -305,7 +305,10 @@ export class WorkerLab implements Lab {
     if (this.closed) return;
     this.closed = true;
     // A dead worker never answers: give the others a moment, then terminate all.
-    await Promise.race([Promise.allSettled(this.hosts.map((h) => h.close())), new Promise((r) => setTimeout(r, 1000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.allSettled(this.hosts.map((h) => h.close())), new Promise((r) => (timer = setTimeout(r, 1000)))]);
+    // (Cleared: a pending timer would hold a Node process open for the rest of the second.)
+    clearTimeout(timer);
     for (const h of this.hosts) h[Comlink.releaseProxy]();
     await Promise.allSettled(this.workers.map((w) => w.terminate()));
   }
