@@ -51,13 +51,35 @@ export class OutAttributes {
 
   /** The encoded attributes as a string: equal keys mean identical UPDATEs on the wire. */
   get wireKey(): string {
-    if (this.wire === undefined) {
-      const b = this.bytes;
-      let s = `${this.nextHop}:`;
-      for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-      this.wire = s;
-    }
+    // One flat string (appending a character at a time would keep a rope of one node per octet).
+    this.wire ??= `${this.nextHop}:${String.fromCharCode.apply(null, this.bytes as unknown as number[])}`;
     return this.wire;
+  }
+}
+
+/**
+ * A group's export of one best route. Its attributes (`out`) are worked out when first read: most
+ * never are where split horizon hides a route from every member (a CE's routes from its only PE).
+ */
+class GroupExport implements Export {
+  #out: OutAttributes | undefined;
+  alone?: readonly Uint8Array[];
+  readonly labels: readonly number[] | undefined;
+  readonly sourcePeer: PeerSource | undefined;
+  readonly routeTargetKeys: readonly string[];
+
+  constructor(
+    private readonly group: UpdateGroup,
+    private readonly best: Path,
+    private readonly family: Family,
+  ) {
+    this.labels = best.labels;
+    this.sourcePeer = best.peer;
+    this.routeTargetKeys = best.attrs.routeTargetKeys;
+  }
+
+  get out(): OutAttributes {
+    return (this.#out ??= this.group.outAttributes(this.best, this.family));
   }
 }
 
@@ -181,17 +203,22 @@ export class UpdateGroup implements TableSubscriber {
   exportFor(dest: Destination): Export | null {
     const best = dest.best;
     if (!best || !mayAdvertise(best, dest.table, this.policy)) return null;
+    return new GroupExport(this, best, dest.table.family);
+  }
+
+  /** The attributes this group sends for `best` (shared by every route with the same attributes). */
+  outAttributes(best: Path, family: Family): OutAttributes {
     const attrs = best.attrs;
     // Keyed by group id, not the group: a disposed group is not kept alive by the routes it sent.
     let cache = attrs.exportCache;
     let out = cache?.get(this.id) as OutAttributes | undefined;
     if (!out) {
-      const o = outboundAttributes(best, dest.table.family, this.policy, this.router);
+      const o = outboundAttributes(best, family, this.policy, this.router);
       out = new OutAttributes(o.list, o.nextHop, this.ctx);
       if (!cache) cache = attrs.exportCache = new Map();
       cache.set(this.id, out);
     }
-    return { out, labels: best.labels, sourcePeer: best.peer, routeTargetKeys: attrs.routeTargetKeys };
+    return out;
   }
 
   /** The member's Adj-RIB-Out: the group's, through the member's filters. */
@@ -269,7 +296,10 @@ export class UpdateGroup implements TableSubscriber {
       if (!o) overrides.set(m, (o = new Map()));
       o.set(c, a);
     };
+    const only = normal.length === 1 ? normal[0] : undefined;
     for (const c of changes) {
+      // The one member is where the route came from, before and after: split horizon, nothing to send.
+      if (only !== undefined && (c.now === null || c.now.sourcePeer === only) && (c.old === null || c.old.sourcePeer === only)) continue;
       c.base = this.action(c, undefined, undefined, undefined);
       if (c.base !== NONE) bucketOf(c, c.base).items.push(c);
       const oldSource = c.old?.sourcePeer;
