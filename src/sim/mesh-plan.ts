@@ -15,15 +15,31 @@ export const MESH_SPI_BASE = 0x10000;
 
 /** A CE's tunnel address: where its PE reaches it (its address on the CE–PE link), else its BGP address. */
 export function tunnelAddress(topology: Topology, ce: TopoNode): number | undefined {
-  for (const l of topology.links) {
-    for (const [mine, theirs] of [
-      [l.a, l.b],
-      [l.b, l.a],
-    ] as const) {
-      if (mine.nodeIndex === ce.index && topology.nodes[theirs.nodeIndex]?.role === 'pe') return mine.addr;
+  const onPeLink = peLinkAddresses(topology).get(ce.index);
+  return onPeLink !== undefined ? onPeLink : bgpAddress(topology, ce);
+}
+
+/**
+ * Every node's address on its first link to a PE (in link order), found in one pass per topology
+ * and kept with it: every CE asks for every other CE's, so a walk over the links per question would
+ * cost N²·links at a thousand sites. Topologies are not changed once loaded.
+ */
+const peLinkCache = new WeakMap<Topology, Map<number, number>>();
+function peLinkAddresses(topology: Topology): Map<number, number> {
+  let m = peLinkCache.get(topology);
+  if (!m) {
+    m = new Map();
+    for (const l of topology.links) {
+      for (const [mine, theirs] of [
+        [l.a, l.b],
+        [l.b, l.a],
+      ] as const) {
+        if (!m.has(mine.nodeIndex) && topology.nodes[theirs.nodeIndex]?.role === 'pe') m.set(mine.nodeIndex, mine.addr);
+      }
     }
+    peLinkCache.set(topology, m);
   }
-  return bgpAddress(topology, ce);
+  return m;
 }
 
 function bytes(rng: ReturnType<typeof rngFor>, n: number): Uint8Array {
