@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compareChartSvg } from '../sim/chart.ts';
-import { COMPARE_SLICES_DEFAULT, COMPARE_UNTIL_S_DEFAULT, failedRow, formatCompareTable, rowFromReport, type CompareResult, type CompareRow, type RunMeasure } from '../sim/compare.ts';
+import { COMPARE_SLICES_DEFAULT, COMPARE_UNTIL_S_DEFAULT, MESH_MAX_SAS_DEFAULT, failedRow, formatCompareTable, meshSas, rowFromReport, skippedRow, type CompareResult, type CompareRow, type RunMeasure } from '../sim/compare.ts';
 import { checkGenerateOptions, generateTopology, GenerateError } from '../sim/generate.ts';
 import type { Report } from '../sim/snapshot.ts';
 import { MODES, type Mode } from '../sim/topology/types.ts';
 import { intOption } from './generate.ts';
 
 export const COMPARE_USAGE = `       vpnlab compare --sites N[,N…] [--modes l3vpn,mesh,gateway,group] [--vpns V] [--until SECONDS]
-                      [--runtime single|workers] [--timeout SECONDS] [--slices K] [--out DIR]`;
+                      [--runtime single|workers] [--timeout SECONDS] [--slices K] [--mesh-max-sas N] [--out DIR]`;
 
 /** At most this many sizes in one comparison. */
 export const COMPARE_SIZES_MAX = 16;
@@ -66,6 +66,7 @@ export async function compareCommand(argv: string[], out: (s: string) => void, e
         until: { type: 'string' },
         runtime: { type: 'string' },
         timeout: { type: 'string' },
+        'mesh-max-sas': { type: 'string' },
         slices: { type: 'string' },
         out: { type: 'string' },
         quiet: { type: 'boolean' },
@@ -101,6 +102,7 @@ export async function compareCommand(argv: string[], out: (s: string) => void, e
   const timeoutS = v.timeout === undefined ? 900 : Number(v.timeout);
   if (!(Number.isFinite(timeoutS) && timeoutS > 0)) problems.push(`--timeout: expected seconds (a number > 0), got "${v.timeout}"`);
   const slices = intOption('slices', v.slices, problems, 1) ?? COMPARE_SLICES_DEFAULT;
+  const meshMaxSas = intOption('mesh-max-sas', v['mesh-max-sas'], problems, 0) ?? MESH_MAX_SAS_DEFAULT;
   for (const n of sizes) {
     try {
       checkGenerateOptions({ sites: n, vpns });
@@ -131,6 +133,13 @@ export async function compareCommand(argv: string[], out: (s: string) => void, e
     for (const mode of modes) {
       k++;
       const base = join(dir, `run-${n}-${mode}`);
+      if (mode === 'mesh' && meshSas(n, vpns) > meshMaxSas) {
+        // Not started: the state alone would not fit (see meshSas); say so instead of a timeout or an OOM.
+        const row = skippedRow(n, mode, `a mesh of ${n} sites installs ${meshSas(n, vpns).toLocaleString('en-US')} pairwise SAs (an inbound and an outbound per CE and peer), over --mesh-max-sas ${meshMaxSas.toLocaleString('en-US')} (about 13 KB each measured)`);
+        rows.push(row);
+        if (!quiet) errOut(`[compare] ${k}/${total}: ${n} sites, ${mode}: skipped (${meshSas(n, vpns).toLocaleString('en-US')} SAs over --mesh-max-sas)\n`);
+        continue;
+      }
       if (!quiet) errOut(`[compare] ${k}/${total}: ${n} sites, ${mode}, ${runtime} …\n`);
       const started = performance.now();
       const res = await runChild(

@@ -70,7 +70,7 @@ export function compareChartSvg(rows: readonly CompareRow[], title = 'VPN Lab: h
         .y((p) => y(p.v))(known);
       if (path) out.push(`<path d="${path}" fill="none" stroke="${MODE_COLORS[m]}" stroke-width="2"/>`);
       for (const p of known) out.push(`<circle cx="${x(p.s).toFixed(1)}" cy="${y(p.v).toFixed(1)}" r="3" fill="${MODE_COLORS[m]}"><title>${esc(`${m}, ${p.s} sites: ${fmt(p.v)}`)}</title></circle>`);
-      for (const p of pts.filter((q) => q.v === null)) out.push(`<text x="${x(p.s).toFixed(1)}" y="${ph - 4}" text-anchor="middle" fill="${MODE_COLORS[m]}">✕<title>${esc(`${m}, ${p.s} sites: no value (failed or not converged)`)}</title></text>`);
+      for (const p of pts.filter((q) => q.v === null)) out.push(`<text x="${x(p.s).toFixed(1)}" y="${ph - 4}" text-anchor="middle" fill="${MODE_COLORS[m]}">✕<title>${esc(`${m}, ${p.s} sites: no value (failed, not run or not converged)`)}</title></text>`);
     }
     out.push('</g>');
   });

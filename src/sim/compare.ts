@@ -4,6 +4,7 @@
 // the text table; running the modes is the CLI's job.
 
 import type { Report } from './snapshot.ts';
+import { layout } from './generate.ts';
 import type { Mode } from './topology/types.ts';
 
 /** What `vpnlab run --measure` writes. */
@@ -17,7 +18,7 @@ export interface RunMeasure {
   events: number;
 }
 
-export type RowStatus = 'converged' | 'not-converged' | 'failed';
+export type RowStatus = 'converged' | 'not-converged' | 'failed' | 'skipped';
 
 export interface CompareRow {
   sites: number;
@@ -70,6 +71,26 @@ export function failedRow(sites: number, mode: Mode, note: string, measure?: Par
   return { sites, mode, status: 'failed', note, ...EMPTY, ...(measure ? { wallS: measure.wallS, peakRssMb: peakMb(measure) } : {}) };
 }
 
+/** A run not started (e.g. over the mesh SA budget), with the reason. */
+export function skippedRow(sites: number, mode: Mode, note: string): CompareRow {
+  return { sites, mode, status: 'skipped', note, ...EMPTY };
+}
+
+/**
+ * Pairwise SAs a mesh of the generated topology (`sites` CEs over `vpns` VPNs, generate.ts's layout)
+ * installs, counted as the report counts them (each CE holds an inbound and an outbound SA per peer):
+ * 2·N·(N−1) for one VPN. Measured: about 13 KB of peak memory each (300 sites: 179,400 SAs, 2.4 GB),
+ * so a thousand sites in one VPN (1,998,000 SAs) would need some 26 GB.
+ */
+export function meshSas(sites: number, vpns = 1): number {
+  const per = new Array<number>(vpns).fill(0);
+  for (const v of layout(sites, vpns).vpnOf) per[v]!++;
+  return per.reduce((t, s) => t + 2 * s * (s - 1), 0);
+}
+
+/** Default budget of `vpnlab compare --mesh-max-sas`: about 3 GB at the measured cost (up to ~350 sites in one VPN). */
+export const MESH_MAX_SAS_DEFAULT = 250_000;
+
 export function rowFromReport(sites: number, mode: Mode, report: Report, measure: PartialMeasure | undefined): CompareRow {
   const t = report.totals;
   const conv = report.convergence;
@@ -121,7 +142,7 @@ export function formatCompareTable(result: CompareResult): string {
     num(r.ribPerSite, 1),
     num(r.configPerSite, 1),
     num(r.configTotal),
-    r.status === 'failed' ? 'FAILED' : r.convergedS === null ? 'no' : r.convergedS.toFixed(2),
+    r.status === 'failed' ? 'FAILED' : r.status === 'skipped' ? 'SKIPPED' : r.convergedS === null ? 'no' : r.convergedS.toFixed(2),
     num(r.controlPackets),
     r.controlBytes === null ? '—' : (r.controlBytes / 1024).toFixed(1),
     num(r.clearPayloadBytes),

@@ -49,6 +49,7 @@ describe('vpnlab compare', () => {
       [['compare', '--sites', '4', '--modes', 'mesh,warp'], /--modes: expected a list of l3vpn, mesh, gateway, group, got "warp"/],
       [['compare', '--sites', '4', '--runtime', 'gpu'], /--runtime: expected single or workers/],
       [['compare', '--sites', '4', '--until', '-1'], /--until/],
+      [['compare', '--sites', '4', '--mesh-max-sas', 'lots'], /--mesh-max-sas: expected an integer >= 0, got "lots"/],
     ];
     for (const [args, msg] of cases) {
       const r = await cli(args);
@@ -97,5 +98,23 @@ describe('vpnlab compare', () => {
     }
     expect(stack).toEqual([]);
     expect(svg).toMatch(/<path d="M[\d.]+,[\d.]+L/);
+  }, 120_000);
+
+  it('does not start a mesh over --mesh-max-sas: the row says skipped and why, and the others run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpnlab-compare-'));
+    // 6 sites in one VPN: 2·6·5 = 60 SAs installed; 4 sites: 24.
+    const r = await cli(['compare', '--sites', '4,6', '--modes', 'mesh,group', '--mesh-max-sas', '40', '--until', '2', '--slices', '20', '--out', dir]);
+    expect(r.code, r.err).toBe(0);
+    const rows = JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')).rows as { sites: number; mode: string; status: string; note?: string; sasTotal: number | null; wallS: number | null }[];
+    const row = (n: number, m: string) => rows.find((x) => x.sites === n && x.mode === m)!;
+    expect(row(4, 'mesh').status).toBe('converged');
+    expect(row(4, 'mesh').sasTotal).toBe(4 * 3 * 2);
+    expect(row(6, 'mesh').status).toBe('skipped');
+    expect(row(6, 'mesh').note).toMatch(/60 pairwise SAs .* over --mesh-max-sas 40/);
+    expect(row(6, 'mesh').sasTotal).toBeNull();
+    expect(row(6, 'mesh').wallS).toBeNull();
+    expect(row(6, 'group').status).toBe('converged');
+    expect(r.out).toMatch(/6\s+mesh\s.*SKIPPED/);
+    expect(r.err).toMatch(/6 sites, mesh: skipped/);
   }, 120_000);
 });

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 import { createLab } from '../../src/runtime/node.ts';
 import { compareRunRow } from '../../src/runtime/report-run.ts';
-import { COMPARE_SLICES_DEFAULT, COMPARE_UNTIL_S_DEFAULT, rowFromReport, type CompareRow } from '../../src/sim/compare.ts';
-import { generateTopology } from '../../src/sim/generate.ts';
+import { COMPARE_SLICES_DEFAULT, COMPARE_UNTIL_S_DEFAULT, meshSas, rowFromReport, type CompareRow } from '../../src/sim/compare.ts';
+import { generateTopology, layout } from '../../src/sim/generate.ts';
 import type { Report } from '../../src/sim/snapshot.ts';
 import type { Mode } from '../../src/sim/topology/types.ts';
 
@@ -90,5 +90,18 @@ describe('compare rows: CLI and page agree', () => {
     expect(bad.status).toBe('failed');
     expect(bad.note).toMatch(/does not load in mesh/);
     expect(bad.sasTotal).toBeNull();
+  });
+});
+
+describe('meshSas (the budget check of compare --mesh-max-sas)', () => {
+  it('counts the SAs a generated mesh installs: 2·N·(N−1) per VPN, as the report counts them', () => {
+    expect(meshSas(300)).toBe(179_400); // the 300-site mesh run reported 179,400 SAs
+    expect(meshSas(1000)).toBe(1_998_000);
+    // Two VPNs: the generator's own split of the sites, pairs only within a VPN.
+    const { vpnOf } = layout(100, 2);
+    const sizes = [0, 1].map((v) => vpnOf.filter((x) => x === v).length);
+    expect(sizes[0]! + sizes[1]!).toBe(100);
+    expect(meshSas(100, 2)).toBe(sizes.reduce((t, s) => t + 2 * s * (s - 1), 0));
+    expect(meshSas(100, 2)).toBeLessThan(meshSas(100));
   });
 });
