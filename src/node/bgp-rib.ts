@@ -93,6 +93,7 @@ export class RouterProcessor implements RouteProcessor {
    * of the same lists, minus the adj-RIB-In the check never reads.
    */
   snapshot(purpose?: SnapshotPurpose, withAdjRibOut = true): Record<string, unknown> {
+    if (purpose === 'sessions') return {};
     if (purpose === 'convergence') {
       // What the check reads (convergence.ts learnedPrefixes): the installed prefixes, as one list of
       // strings. Not the Adj-RIB-Out: a speaker advertises only what its Loc-RIB holds.

@@ -34,7 +34,7 @@ export const SNAPSHOT_ROUTES_MAX = 64;
  */
 function summarizedRib(routers: readonly BgpRouter[], purpose: SnapshotPurpose | undefined, lists: boolean): Record<string, unknown> {
   // The convergence check reads no RIB size (and the group app lists the routes in force): no count.
-  if (purpose === 'convergence') return { summarized: true };
+  if (purpose === 'convergence' || purpose === 'sessions') return { summarized: true };
   const stats = sumStats(routers.map((r) => r.stats()));
   if (!lists) return { locRib: { 'ipv4-unicast': routers.reduce((n, r) => n + r.locRibSize('ipv4-unicast'), 0) }, summarized: true, stats };
   const prefixes = (family: 'ipv4-unicast' | 'vpn-ipv4') => routers.flatMap((r) => r.locRib(family).map((v) => (v.prefix ? sharedPrefixText(v.prefix as Ipv4Prefix) : v.nlri)));

@@ -23,7 +23,7 @@ import {
   type IkeTiming,
   type SelectorPair,
 } from '../proto/ike/index.ts';
-import type { NodeApp, NodeContext } from './types.ts';
+import type { NodeApp, NodeContext, SnapshotPurpose } from './types.ts';
 
 export interface IkeAppConfig {
   /** Our tunnel address: IKE runs from it and it is our identity (ID_IPV4_ADDR). */
@@ -147,7 +147,14 @@ export class IkeApp implements NodeApp {
     return this.endpoint.nextDeadlineUs();
   }
 
-  snapshot(): Record<string, unknown> {
+  /** NodeApp.stateVersion: bumped by every IKE or Child SA event (created, up, rekeyed, failed, gone). */
+  stateVersion(): number {
+    return this.version;
+  }
+
+  snapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
+    // The convergence check reads nothing of the IKE SAs (the Child SAs count where installed: ipsec).
+    if (purpose === 'convergence' || purpose === 'sessions') return {};
     const live = new Set(this.endpoint.saIds());
     return {
       counters: { ...this.counters, endpointDrops: { ...this.endpoint.counters.rxDropped } },
@@ -187,6 +194,8 @@ export class IkeApp implements NodeApp {
   }
 
   private pendingRx: { bytes: number } | undefined;
+  /** NodeApp.stateVersion (see there). */
+  private version = 0;
 
   private drain(nowUs: number): void {
     for (let o = this.endpoint.poll(); o !== undefined; o = this.endpoint.poll()) {
@@ -216,6 +225,7 @@ export class IkeApp implements NodeApp {
   }
 
   private onSaEvent(saId: number, event: IkeEndpointEvent, nowUs: number): void {
+    this.version++;
     if (event.kind === 'ike-sa-created') {
       const s: SaStats = { peer: event.peerAddr, role: event.role, txMessages: 0, txBytes: 0, rxMessages: 0, rxBytes: 0, childSas: 0, rekeys: 0, childFailures: {} };
       if (event.role === 'responder' && this.pendingRx) {

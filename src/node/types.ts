@@ -244,9 +244,11 @@ export interface EspSaExport {
 /**
  * What a snapshot is for: `full` (the UI, the report), or `convergence` — only what the convergence
  * check reads (sim/convergence.ts), so apps may leave out the rest (a member's adj-RIB-In, route
- * details): the check must count the same either way.
+ * details): the check must count the same either way; or `sessions` — the check of a node it
+ * expects no routes or SAs of (a PE, P, S/R): BGP neighbours and their states, no RIB at all.
+ * An app that does not tell them apart may answer any purpose with more.
  */
-export type SnapshotPurpose = 'full' | 'convergence';
+export type SnapshotPurpose = 'full' | 'convergence' | 'sessions';
 
 export interface SimNode extends NodeCore {
   snapshot(purpose?: SnapshotPurpose): NodeSnapshot;

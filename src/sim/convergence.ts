@@ -286,7 +286,9 @@ export class ConvergenceProbe {
     const version = node.stateVersion?.();
     const k = this.kept.get(i);
     if (version !== undefined && k && k.version === version) return k.counts;
-    const c = nodeCounts(this.topology.mode, node.snapshot('convergence'), this.expected.get(i));
+    const e = this.expected.get(i);
+    // A node without an expectation (PE, P, S/R) counts only its BGP sessions.
+    const c = nodeCounts(this.topology.mode, node.snapshot(e ? 'convergence' : 'sessions'), e);
     this.lastRead++;
     if (version !== undefined) this.kept.set(i, { version, counts: c });
     else this.kept.delete(i);
