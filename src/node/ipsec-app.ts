@@ -110,7 +110,9 @@ const tsCovers = (ts: readonly TrafficSelector[], r: Ipv4Range) => ts.some((t) =
 
 export class IpsecApp implements NodeApp {
   readonly name = 'ipsec';
-  readonly spd = new Spd();
+  readonly spd = new Spd({ changes: false });
+  /** The BGP-derived entries per trusted subnet, in SPD order (a route change finds its own without a walk). */
+  private readonly bgpBySubnet = new Map<string, SpdEntry[]>();
   private readonly states = new Map<string, EntryState>();
   private readonly children = new Map<number, Child>();
   private readonly installed: EspSaExport[] = [];
@@ -222,12 +224,13 @@ export class IpsecApp implements NodeApp {
       gateway === undefined
         ? []
         : entriesFromGatewayRoute({ trustedSubnet: subnet, gateway }, { tunnelLocal: this.gateway.tunnelLocal, localPrefixes: this.bgpSlot.sources, template: this.template(establish) });
-    const prefix = `bgp:${subnet}:`;
-    const old = this.spd.list().filter((e) => e.name.startsWith(prefix));
+    const old = this.bgpBySubnet.get(subnet) ?? [];
     const same =
       old.length === fresh.length &&
       old.every((e, i) => e.action.kind === 'protect' && fresh[i]!.action.kind === 'protect' && e.action.tunnelRemote === (fresh[i]!.action as { tunnelRemote: number }).tunnelRemote && e.name === fresh[i]!.name && e.action.template.establish === establish);
     if (same) return;
+    if (fresh.length) this.bgpBySubnet.set(subnet, fresh);
+    else this.bgpBySubnet.delete(subnet);
     for (const e of old) {
       this.spd.remove(e.name);
       this.version++;

@@ -116,26 +116,46 @@ export type SpdChange = { kind: 'added'; entry: SpdEntry } | { kind: 'removed'; 
  */
 export class Spd {
   private entries: SpdEntry[] = [];
+  /** The entries by name (duplicate check and look-up without a walk: a CE may hold thousands). */
+  private readonly byName = new Map<string, SpdEntry>();
   private readonly changes: SpdChange[] = [];
+  private readonly recordChanges: boolean;
+
+  /** `changes: false` for an owner that never polls them (else they pile up). */
+  constructor(opts: { changes?: boolean } = {}) {
+    this.recordChanges = opts.changes ?? true;
+  }
 
   list(): readonly SpdEntry[] {
     return this.entries;
   }
 
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** The entry named `name`, if any. */
+  get(name: string): SpdEntry | undefined {
+    return this.byName.get(name);
+  }
+
   /** Inserts before the entry named `before`, or at the end. Throws on a duplicate name (API misuse). */
   add(entry: SpdEntry, before?: string): void {
-    if (this.entries.some((e) => e.name === entry.name)) throw new RangeError(`SPD entry ${entry.name} exists`);
-    const at = before === undefined ? -1 : this.entries.findIndex((e) => e.name === before);
+    if (this.byName.has(entry.name)) throw new RangeError(`SPD entry ${entry.name} exists`);
+    const anchor = before === undefined ? undefined : this.byName.get(before);
+    const at = anchor === undefined ? -1 : this.entries.indexOf(anchor);
     if (at < 0) this.entries.push(entry);
     else this.entries.splice(at, 0, entry);
-    this.changes.push({ kind: 'added', entry });
+    this.byName.set(entry.name, entry);
+    if (this.recordChanges) this.changes.push({ kind: 'added', entry });
   }
 
   remove(name: string): boolean {
-    const at = this.entries.findIndex((e) => e.name === name);
-    if (at < 0) return false;
-    const [entry] = this.entries.splice(at, 1);
-    this.changes.push({ kind: 'removed', entry: entry! });
+    const entry = this.byName.get(name);
+    if (entry === undefined) return false;
+    this.entries.splice(this.entries.indexOf(entry), 1);
+    this.byName.delete(name);
+    if (this.recordChanges) this.changes.push({ kind: 'removed', entry });
     return true;
   }
 
