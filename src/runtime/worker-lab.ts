@@ -104,12 +104,13 @@ export const BOUNDARY_SLACK = 8;
 
 /**
  * Relative work of a node by role, for shardTopology (measured at 1000 sites in group mode): a CE
- * 1, its host 0.1, a P/PE/RR 10 (they forward or reflect for many sites), and the S/R 0.3 of the CEs
- * (the two workers' busy times came out 9.4 s and 11.3 s), since it registers every member and reflects every route to each.
+ * 1, its host 0.1, a P/PE/RR 10 (they forward or reflect for many sites), and the S/R 0.45 of the CEs,
+ * since it registers every member and reflects every route to each (with 0.3 the worker holding the
+ * S/R and the core was busy 9.7 s against 7.4 s; a CE costs about 11 ms there, so some 200 CEs move).
  */
 export function nodeWeights(topology: Topology): number[] {
   const ces = topology.nodes.filter((x) => x.role === 'ce').length;
-  const sr = 0.3 * ces;
+  const sr = 0.45 * ces;
   return topology.nodes.map((x) => (x.role === 'sr' ? sr : x.role === 'host' ? 0.1 : x.role === 'ce' ? 1 : 10));
 }
 
