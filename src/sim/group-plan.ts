@@ -176,26 +176,16 @@ function groupMembers(topology: Topology, g: TopoGroup): { members: TopoNode[]; 
   }
   const hit = perGroup.get(g);
   if (hit) return hit;
-  // A CE's tunnel address: its address on the link to its PE (mesh-plan.ts tunnelAddress), in one pass.
+  // A CE's tunnel address: its address on the link to its PE, else its BGP address (mesh-plan.ts).
   const tunnel = new Map<number, number>();
-  for (const l of topology.links) {
-    for (const [mine, theirs] of [
-      [l.a, l.b],
-      [l.b, l.a],
-    ] as const) {
-      if (!tunnel.has(mine.nodeIndex) && topology.nodes[theirs.nodeIndex]?.role === 'pe') tunnel.set(mine.nodeIndex, mine.addr);
-    }
-  }
   const byId = new Map(topology.nodes.map((n) => [n.id, n]));
   const members: TopoNode[] = [];
   for (const id of g.members) {
     const n = byId.get(id);
     if (!n || n.role !== 'ce') continue;
-    if (!tunnel.has(n.index)) {
-      const a = tunnelAddress(topology, n); // no PE link: its BGP address
-      if (a === undefined) continue;
-      tunnel.set(n.index, a);
-    }
+    const a = tunnelAddress(topology, n);
+    if (a === undefined) continue;
+    tunnel.set(n.index, a);
     members.push(n);
   }
   const out = { members, tunnel };

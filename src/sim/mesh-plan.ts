@@ -6,6 +6,7 @@ import { rngFor } from '../lib/rng.ts';
 import type { EspSaParams } from '../dataplane/esp.ts';
 import type { StaticTunnel } from '../node/ipsec-app.ts';
 import { bgpAddress } from './bgp-plan.ts';
+import { linkEnds } from './topology/link-ends.ts';
 import type { Topology, TopoNode } from './topology/types.ts';
 
 /** Pair k's keys come from stream MESH_STREAM_BASE + k. */
@@ -15,31 +16,8 @@ export const MESH_SPI_BASE = 0x10000;
 
 /** A CE's tunnel address: where its PE reaches it (its address on the CE–PE link), else its BGP address. */
 export function tunnelAddress(topology: Topology, ce: TopoNode): number | undefined {
-  const onPeLink = peLinkAddresses(topology).get(ce.index);
-  return onPeLink !== undefined ? onPeLink : bgpAddress(topology, ce);
-}
-
-/**
- * Every node's address on its first link to a PE (in link order), found in one pass per topology
- * and kept with it: every CE asks for every other CE's, so a walk over the links per question would
- * cost N²·links at a thousand sites. Topologies are not changed once loaded.
- */
-const peLinkCache = new WeakMap<Topology, Map<number, number>>();
-function peLinkAddresses(topology: Topology): Map<number, number> {
-  let m = peLinkCache.get(topology);
-  if (!m) {
-    m = new Map();
-    for (const l of topology.links) {
-      for (const [mine, theirs] of [
-        [l.a, l.b],
-        [l.b, l.a],
-      ] as const) {
-        if (!m.has(mine.nodeIndex) && topology.nodes[theirs.nodeIndex]?.role === 'pe') m.set(mine.nodeIndex, mine.addr);
-      }
-    }
-    peLinkCache.set(topology, m);
-  }
-  return m;
+  for (const e of linkEnds(topology, ce.index)) if (topology.nodes[e.theirs.nodeIndex]?.role === 'pe') return e.mine.addr;
+  return bgpAddress(topology, ce);
 }
 
 function bytes(rng: ReturnType<typeof rngFor>, n: number): Uint8Array {

@@ -34,6 +34,7 @@ import type { FlowConfig, InterfaceConfig, NodeConfig, NodeDataplane, RouteConfi
 
 /** The TypeScript reference engines: the default, and the fallback when WASM is not loaded. */
 export const REFERENCE_DATAPLANE: NodeDataplane = { lpm: tsLpm, newEsp: () => new TsEspEngine() };
+import { linkEnds } from './topology/link-ends.ts';
 import type { Topology, TopoLink } from './topology/types.ts';
 
 /** Provider roles: their loopbacks and the links among them are the provider's infrastructure. */
@@ -128,7 +129,7 @@ export function underlayRoutes(topology: Topology, nodeIndex: number): RouteConf
 function hostRoutes(topology: Topology, nodeIndex: number, gatewayOk: (peer: number) => boolean = () => true): RouteConfig[] {
   const routes: RouteConfig[] = [];
   let gateway: RouteConfig | undefined;
-  for (const { link: l, mine, theirs } of linkEndsOf(topology, nodeIndex)) {
+  for (const { link: l, mine, theirs } of linkEnds(topology, nodeIndex)) {
     routes.push({ prefix: (mine.addr & ipv4Mask(mine.len)) >>> 0, len: mine.len, ifIndex: mine.ifIndex, nextHop: 0 });
     if (l.up && gatewayOk(theirs.nodeIndex) && (gateway === undefined || mine.ifIndex < gateway.ifIndex)) gateway = { prefix: 0, len: 0, ifIndex: mine.ifIndex, nextHop: theirs.addr };
   }
@@ -136,27 +137,6 @@ function hostRoutes(topology: Topology, nodeIndex: number, gatewayOk: (peer: num
   return routes;
 }
 
-type LinkEnd = TopoLink['a'];
-/** Every node's link ends (its own end first), in link order: one pass per topology, kept with it. */
-const linkEndsCache = new WeakMap<Topology, Map<number, { link: TopoLink; mine: LinkEnd; theirs: LinkEnd }[]>>();
-function linkEndsOf(topology: Topology, nodeIndex: number): readonly { link: TopoLink; mine: LinkEnd; theirs: LinkEnd }[] {
-  let m = linkEndsCache.get(topology);
-  if (!m) {
-    m = new Map();
-    for (const link of topology.links) {
-      for (const [mine, theirs] of [
-        [link.a, link.b],
-        [link.b, link.a],
-      ] as const) {
-        let list = m.get(mine.nodeIndex);
-        if (!list) m.set(mine.nodeIndex, (list = []));
-        list.push({ link, mine, theirs });
-      }
-    }
-    linkEndsCache.set(topology, m);
-  }
-  return m.get(nodeIndex) ?? [];
-}
 
 /** What a shortest-path table covers: links paths may use, link subnets and loopbacks to route. */
 export interface UnderlayScope {
