@@ -97,7 +97,7 @@ function ports(packet: Uint8Array, protocol: number): [number, number] {
 
 export class GroupEspApp implements NodeApp {
   readonly name = 'group-esp';
-  readonly spd = new Spd({ changes: false });
+  readonly spd = new Spd();
   private readonly inbound = new Map<number, { handle: number; sa: GroupSa; group: number }>();
   /** Group 0's outbound SA (the only one with one group). */
   private outbound: { spi: number; handle: number } | undefined;

@@ -110,13 +110,13 @@ const tsCovers = (ts: readonly TrafficSelector[], r: Ipv4Range) => ts.some((t) =
 
 export class IpsecApp implements NodeApp {
   readonly name = 'ipsec';
-  readonly spd = new Spd({ changes: false });
+  readonly spd = new Spd();
   /** The BGP-derived entries per trusted subnet, in SPD order (a route change finds its own without a walk). */
   private readonly bgpBySubnet = new Map<string, SpdEntry[]>();
   private readonly states = new Map<string, EntryState>();
   private readonly children = new Map<number, Child>();
   private readonly installed: EspSaExport[] = [];
-  /** NodeApp.stateVersion (see there). */
+  /** Changes to the SAs in force (installed, bound to an entry, deleted); the SPD counts its own. */
   private version = 0;
   /** Name of the local entry the BGP-derived ones are inserted before (undefined: at the end). */
   private readonly bgpBefore: string | undefined;
@@ -152,7 +152,6 @@ export class IpsecApp implements NodeApp {
       }
       for (const e of this.localEntries(p)) {
         this.spd.add(e);
-        this.version++;
         if (slotSeen && this.bgpBefore === undefined) this.bgpBefore = e.name;
         this.track(e, p.kind === 'protect' ? (p.establish ?? 'on-demand') : 'on-demand', 0);
       }
@@ -233,13 +232,11 @@ export class IpsecApp implements NodeApp {
     else this.bgpBySubnet.delete(subnet);
     for (const e of old) {
       this.spd.remove(e.name);
-      this.version++;
       this.untrack(e.name, nowUs);
       this.ctx.log('ipsec', `SPD: ${e.name} withdrawn`);
     }
     for (const e of fresh) {
       this.spd.add(e, this.bgpBefore);
-      this.version++;
       this.track(e, establish, nowUs);
       this.ctx.log('ipsec', `SPD: ${e.name} protect via ${formatIpv4(gateway!)} (${establish})`);
     }
@@ -366,7 +363,6 @@ export class IpsecApp implements NodeApp {
           },
         };
         this.spd.add(entry);
-        this.version++;
         this.states.set(name, { entry, establish: 'pre-established', child: c.inboundSpi, queue: [], requested: false });
       }
     }
@@ -533,9 +529,9 @@ export class IpsecApp implements NodeApp {
     return this.installed.slice();
   }
 
-  /** NodeApp.stateVersion: bumped by every change to the SPD, the SAs in force and the installed list. */
+  /** NodeApp.stateVersion: the SPD's changes plus the SAs' (installing one also adds to espSas). */
   stateVersion(): number {
-    return this.version;
+    return this.spd.version + this.version;
   }
 
   private drop(reason: EspDropReason | GatewayDropReason): void {

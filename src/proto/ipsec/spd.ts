@@ -107,9 +107,6 @@ export function selectorsMatch(s: SpdSelectors, p: PacketSelectors): boolean {
   );
 }
 
-/** Changes to the SPD, as events for whoever builds SAs (seed 002's pre-established option). */
-export type SpdChange = { kind: 'added'; entry: SpdEntry } | { kind: 'removed'; entry: SpdEntry };
-
 /**
  * The ordered SPD. Lookup returns the first entry whose selectors all match (RFC 4301 §4.4.1:
  * entries are ordered and the first match wins); a packet no entry matches is discarded (§5.1).
@@ -118,12 +115,11 @@ export class Spd {
   private entries: SpdEntry[] = [];
   /** The entries by name (duplicate check and look-up without a walk: a CE may hold thousands). */
   private readonly byName = new Map<string, SpdEntry>();
-  private readonly changes: SpdChange[] = [];
-  private readonly recordChanges: boolean;
+  private changes = 0;
 
-  /** `changes: false` for an owner that never polls them (else they pile up). */
-  constructor(opts: { changes?: boolean } = {}) {
-    this.recordChanges = opts.changes ?? true;
+  /** Entries added or removed so far: grows with every change (an owner's state version). */
+  get version(): number {
+    return this.changes;
   }
 
   list(): readonly SpdEntry[] {
@@ -147,7 +143,7 @@ export class Spd {
     if (at < 0) this.entries.push(entry);
     else this.entries.splice(at, 0, entry);
     this.byName.set(entry.name, entry);
-    if (this.recordChanges) this.changes.push({ kind: 'added', entry });
+    this.changes++;
   }
 
   remove(name: string): boolean {
@@ -155,7 +151,7 @@ export class Spd {
     if (entry === undefined) return false;
     this.entries.splice(this.entries.indexOf(entry), 1);
     this.byName.delete(name);
-    if (this.recordChanges) this.changes.push({ kind: 'removed', entry });
+    this.changes++;
     return true;
   }
 
@@ -168,11 +164,6 @@ export class Spd {
 
   lookup(p: PacketSelectors): SpdEntry | undefined {
     return this.entries.find((e) => selectorsMatch(e.selectors, p));
-  }
-
-  /** The next change since the last call (sans-IO: the caller polls). */
-  pollChange(): SpdChange | undefined {
-    return this.changes.shift();
   }
 }
 

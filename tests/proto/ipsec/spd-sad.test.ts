@@ -46,12 +46,15 @@ describe('SPD (RFC 4301 §4.4.1)', () => {
     spd.add({ name: 'deny-telnet', origin: 'local', selectors: { local: prefixRange('0.0.0.0/0'), remote: prefixRange('0.0.0.0/0'), protocol: 6, localPorts: PORTS_ANY, remotePorts: { from: 23, to: 23 } }, action: { kind: 'discard' } }, 'bgp:10.1.0.0/28:10.5.0.0/24');
     expect(spd.lookup(pkt('10.5.0.9', '10.1.0.2', 6, 5555, 23))?.action.kind).toBe('discard');
     expect(spd.lookup(pkt('10.5.0.9', '10.1.0.2', 6, 5555, 22))?.action.kind).toBe('protect');
+    const before = spd.version;
     expect(spd.removeWhere((e) => e.name.startsWith('bgp:10.2.0.0/16:'))).toBe(1);
     expect(spd.lookup(pkt('10.5.0.9', '10.2.33.4'))).toBeUndefined();
-    const kinds: string[] = [];
-    for (let c = spd.pollChange(); c; c = spd.pollChange()) kinds.push(`${c.kind} ${c.entry.name}`);
-    expect(kinds.at(-1)).toBe('removed bgp:10.2.0.0/16:10.5.0.0/24');
+    expect(spd.get('bgp:10.2.0.0/16:10.5.0.0/24')).toBeUndefined();
+    // Every change moves the version (an owner's stateVersion); a refused one does not.
+    expect(spd.version).toBe(before + 1);
     expect(() => spd.add(spd.list()[0]!)).toThrow(/exists/);
+    expect(spd.remove('no such entry')).toBe(false);
+    expect(spd.version).toBe(before + 1);
   });
 
   it('lookup equals a naive first-match scan for random policies', () => {
