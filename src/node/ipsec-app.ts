@@ -491,7 +491,7 @@ export class IpsecApp implements NodeApp {
   snapshot(purpose?: SnapshotPurpose): Record<string, unknown> {
     // The convergence check reads the SPD's size (gateway mode) and the installed SAs (espSas):
     // no per-SA counters from the engine, no formatted entries (a mesh CE holds 2(N-1) SAs).
-    if (purpose === 'convergence' || purpose === 'sessions') return { spd: this.spd.list().length };
+    if (purpose === 'convergence' || purpose === 'sessions') return { spd: this.spd.size };
     return {
       counters: { ...this.counters, drops: { ...this.counters.drops } },
       spd: this.spd.list().map((e) => {

@@ -171,9 +171,9 @@ export interface ConvergenceCounts {
   sasExpected: number;
 }
 
-export const zeroCounts = (): ConvergenceCounts => ({ established: 0, total: 0, routesPresent: 0, routesExpected: 0, sasPresent: 0, sasExpected: 0 });
+const zeroCounts = (): ConvergenceCounts => ({ established: 0, total: 0, routesPresent: 0, routesExpected: 0, sasPresent: 0, sasExpected: 0 });
 
-export function addCounts(into: ConvergenceCounts, c: ConvergenceCounts): ConvergenceCounts {
+function addCounts(into: ConvergenceCounts, c: ConvergenceCounts): ConvergenceCounts {
   into.established += c.established;
   into.total += c.total;
   into.routesPresent += c.routesPresent;
@@ -208,7 +208,7 @@ export function countsOk(c: ConvergenceCounts): boolean {
   return c.established === c.total && c.routesPresent === c.routesExpected && c.sasPresent === c.sasExpected;
 }
 
-export function checkFromCounts(c: ConvergenceCounts, partial = false): ConvergenceCheck {
+function checkFromCounts(c: ConvergenceCounts, partial = false): ConvergenceCheck {
   return {
     sessions: { established: c.established, total: c.total },
     routes: { present: c.routesPresent, expected: c.routesExpected },
@@ -250,21 +250,14 @@ export class ConvergenceProbe {
   private readonly kept = new Map<number, { version: number; counts: ConvergenceCounts }>();
   /** The node an `untilMiss` check stopped at last: asked first next time (it is likely still not in place). */
   private lastMiss: [number, SimNode] | undefined;
-  /** Node snapshots built by the last `counts` call (the rest were reused). */
-  lastRead = 0;
 
   constructor(private readonly topology: Topology) {
     this.expected = new Map(expectedState(topology).map((e) => [e.nodeIndex, e]));
   }
 
-  counts(nodes: Iterable<[number, SimNode]>): ConvergenceCounts {
-    return this.share(nodes, {}).counts;
-  }
-
   /** This set of nodes' share; with `untilMiss`, stops at the first node not in place (asking last time's first). */
   share(nodes: Iterable<[number, SimNode]>, opts: ConvergenceOptions): ConvergenceShare {
     const sum = zeroCounts();
-    this.lastRead = 0;
     if (opts.untilMiss && this.lastMiss) {
       const [i, node] = this.lastMiss;
       const c = this.nodeShare(i, node);
@@ -289,7 +282,6 @@ export class ConvergenceProbe {
     const e = this.expected.get(i);
     // A node without an expectation (PE, P, S/R) counts only its BGP sessions.
     const c = nodeCounts(this.topology.mode, node.snapshot(e ? 'convergence' : 'sessions'), e);
-    this.lastRead++;
     if (version !== undefined) this.kept.set(i, { version, counts: c });
     else this.kept.delete(i);
     return c;

@@ -130,11 +130,6 @@ export class Spd {
     return this.entries.length;
   }
 
-  /** The entry named `name`, if any. */
-  get(name: string): SpdEntry | undefined {
-    return this.byName.get(name);
-  }
-
   /** Inserts before the entry named `before`, or at the end. Throws on a duplicate name (API misuse). */
   add(entry: SpdEntry, before?: string): void {
     if (this.byName.has(entry.name)) throw new RangeError(`SPD entry ${entry.name} exists`);
