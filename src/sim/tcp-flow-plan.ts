@@ -7,6 +7,7 @@ import type { TcpApp } from '../node/tcp-app.ts';
 import { TcpFlowApp } from '../node/tcp-flow-app.ts';
 import type { TcpFlowConfig } from '../node/types.ts';
 import { IPV4_PATTERN } from './topology/schema.ts';
+import { linkEnds } from './topology/link-ends.ts';
 import type { Topology } from './topology/types.ts';
 
 export interface TcpFlowPlan {
@@ -18,25 +19,10 @@ export interface TcpFlowPlan {
 /** The tcp flows of node `nodeIndex`; undefined when it has none (then it needs no TcpApp for them). */
 export function tcpFlowPlan(topology: Topology, nodeIndex: number): TcpFlowPlan | undefined {
   const node = topology.nodes[nodeIndex]!;
-  // Every node asks, so the common case (no tcp flow at all) costs nothing, and the node's own
-  // addresses (a walk over every link) are found only when a flow names an address.
-  const tcp = topology.traffic.filter((t) => t.kind === 'tcp');
-  if (tcp.length === 0) return undefined;
-  let own: Set<number> | undefined;
-  const owns = (addr: number): boolean => {
-    if (!own) {
-      own = new Set<number>();
-      for (const l of topology.links) {
-        if (l.a.nodeIndex === nodeIndex) own.add(l.a.addr);
-        if (l.b.nodeIndex === nodeIndex) own.add(l.b.addr);
-      }
-      if (node.loopback !== undefined) own.add(node.loopback);
-    }
-    return own.has(addr);
-  };
+  const owns = (addr: number): boolean => addr === node.loopback || linkEnds(topology, nodeIndex).some((e) => e.mine.addr === addr);
   const clients: TcpFlowConfig[] = [];
   const ports = new Set<number>();
-  for (const t of tcp) {
+  for (const t of topology.traffic) {
     if (t.kind !== 'tcp') continue;
     if (t.from === node.id) {
       const { from: _from, toLabel: _label, ...flow } = t;
